@@ -1,0 +1,1 @@
+"""Click commands: parse, open the project, call one library function, render."""

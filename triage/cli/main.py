@@ -1,0 +1,38 @@
+"""The `triage` command group. Each command module registers its commands on `cli`.
+
+Heavy libraries (torch, sentence-transformers, matplotlib) are imported inside the commands
+that need them, so `triage --help` starts fast."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from triage import __version__
+from triage.errors import TriageError
+
+
+class _Group(click.Group):
+    """Turns TriageError into a one-line message and exit code 2, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except TriageError as e:
+            click.echo(f"Error: {e}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="triage")
+def cli() -> None:
+    """Offline-first active learning for title/abstract screening."""
+
+
+def main() -> None:
+    cli(prog_name="triage")
+
+
+# Imported last, for their side effect of adding commands to `cli`.
+from triage.cli import project_cmds, report_cmds, screen_cmds, simulate_cmds  # noqa: E402,F401

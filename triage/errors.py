@@ -1,0 +1,32 @@
+"""Exception types with messages a reviewer can act on. The CLI prints them without a traceback."""
+
+from __future__ import annotations
+
+
+class TriageError(Exception):
+    """Base class: anything the user can fix (bad input, missing project, bad option)."""
+
+
+class ImportFormatError(TriageError):
+    """A file could not be read. Names the file, the line or record, and the problem."""
+
+    def __init__(self, path: str, problem: str, line: int | None = None, record: int | None = None):
+        self.path, self.problem, self.line, self.record = str(path), problem, line, record
+        where = ""
+        if line is not None:
+            where = f", line {line}"
+        elif record is not None:
+            where = f", record {record}"
+        super().__init__(f"{self.path}{where}: {problem}")
+
+
+class ProjectError(TriageError):
+    """The project directory is missing, not a triage project, or from a newer version."""
+
+
+class LabelError(TriageError):
+    """A label refers to an unknown record or has an unknown value."""
+
+
+class PresetError(TriageError):
+    """A model preset is unknown or malformed."""

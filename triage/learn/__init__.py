@@ -1,0 +1,1 @@
+"""Learning: classifiers (plain scikit-learn estimators), balancing, queriers, one round."""

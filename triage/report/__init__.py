@@ -1,0 +1,1 @@
+"""Reports: text / Markdown / JSON / HTML / plots. Renders; computes nothing new."""

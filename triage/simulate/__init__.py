@@ -1,0 +1,1 @@
+"""Simulation: a gold-label oracle drives the same round code as live screening; metrics."""

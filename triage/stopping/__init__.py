@@ -1,0 +1,1 @@
+"""Stopping rules: pure functions of the labelling history (and current scores where needed)."""

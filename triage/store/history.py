@@ -1,0 +1,95 @@
+"""The labelling history: who labelled what, in which order and round (read-only ledger).
+
+Stopping rules and metrics are pure functions of a History; `History.at(k)` freezes it after
+k screening decisions so a report can replay any rule at any round (cf. tarexp's ledger).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: How a record came to be labelled. Only RANKED and RANDOM count as screening effort chosen
+#: by the tool; PRIOR labels came from the reviewer's prior knowledge or the imported file.
+PRIOR, RANKED, RANDOM = 0, 1, 2
+ORIGIN_NAMES = {PRIOR: "prior", RANKED: "ranked", RANDOM: "random"}
+
+
+@dataclass(frozen=True)
+class History:
+    """Current labels in the order they were first given.
+
+    Attributes (all arrays have one entry per labelled record, in labelling order):
+      record_ids: int64 project record ids (in simulation: row indices of the dataset).
+      labels:     int8, 1 = relevant (include or maybe), 0 = irrelevant (exclude).
+      origins:    int8, PRIOR / RANKED / RANDOM.
+      rounds:     int32, the round whose ranking proposed the record (-1 when none did).
+      n_records:  total records in the project (labelled + pool), after de-duplication.
+    """
+
+    record_ids: np.ndarray
+    labels: np.ndarray
+    origins: np.ndarray
+    rounds: np.ndarray
+    n_records: int
+
+    def __post_init__(self) -> None:
+        n = len(self.record_ids)
+        if not (len(self.labels) == len(self.origins) == len(self.rounds) == n):
+            raise ValueError("History arrays must have equal length")
+        if n > self.n_records:
+            raise ValueError(f"History has {n} labels but only {self.n_records} records")
+
+    @classmethod
+    def empty(cls, n_records: int) -> "History":
+        z = np.zeros(0)
+        return cls(z.astype(np.int64), z.astype(np.int8), z.astype(np.int8), z.astype(np.int32), n_records)
+
+    @classmethod
+    def from_lists(cls, record_ids, labels, origins, rounds, n_records: int) -> "History":
+        return cls(
+            np.asarray(record_ids, dtype=np.int64),
+            np.asarray(labels, dtype=np.int8),
+            np.asarray(origins, dtype=np.int8),
+            np.asarray(rounds, dtype=np.int32),
+            int(n_records),
+        )
+
+    def __len__(self) -> int:
+        return len(self.record_ids)
+
+    def at(self, k: int) -> "History":
+        """The history after its first k decisions (frozen prefix)."""
+        return History(self.record_ids[:k], self.labels[:k], self.origins[:k], self.rounds[:k], self.n_records)
+
+    def append(self, record_ids, labels, origin: int, round_: int) -> "History":
+        """A new History with decisions appended (the original is unchanged)."""
+        record_ids = np.asarray(record_ids, dtype=np.int64)
+        k = len(record_ids)
+        return History(
+            np.concatenate([self.record_ids, record_ids]),
+            np.concatenate([self.labels, np.asarray(labels, dtype=np.int8)]),
+            np.concatenate([self.origins, np.full(k, origin, dtype=np.int8)]),
+            np.concatenate([self.rounds, np.full(k, round_, dtype=np.int32)]),
+            self.n_records,
+        )
+
+    @property
+    def n_labelled(self) -> int:
+        return len(self.record_ids)
+
+    @property
+    def n_relevant(self) -> int:
+        return int(self.labels.sum())
+
+    @property
+    def n_pool(self) -> int:
+        return self.n_records - len(self.record_ids)
+
+    def screened(self, include_prior: bool = False) -> "History":
+        """Only the screening decisions (drops PRIOR labels unless include_prior)."""
+        if include_prior:
+            return self
+        keep = self.origins != PRIOR
+        return History(self.record_ids[keep], self.labels[keep], self.origins[keep], self.rounds[keep], self.n_records)

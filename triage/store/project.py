@@ -1,0 +1,510 @@
+"""The review project: one SQLite file (`project.sqlite`) in a project directory.
+
+Facts, not objects, are persisted (cf. ASReview's database): records with their original fields
+and sources, append-only label events, and one row per round with everything needed to
+reproduce its ranking. Every write is one transaction; labels are committed with
+`synchronous=FULL` in WAL mode, so a label reported saved survives a kill or power cut.
+
+Layout of a project directory:
+    project.sqlite   the store (schema version in PRAGMA user_version)
+    cache/           derived features (embeddings, TF-IDF); safe to delete, rebuilt on demand
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from triage.errors import LabelError, ProjectError
+from triage.io.dedup import match_keys, normalise_doi
+from triage.io.record import LABELS, Record
+from triage.store.history import PRIOR, RANDOM, RANKED, History
+
+DB_NAME = "project.sqlite"
+SCHEMA_VERSION = 1
+ORIGINS = {"prior": PRIOR, "ranked": RANKED, "random": RANDOM}
+
+_SCHEMA_V1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE sources (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,            -- file name as given
+    path TEXT NOT NULL,            -- absolute path at import time
+    sha256 TEXT NOT NULL UNIQUE,   -- content hash: re-importing the same file adds nothing
+    format TEXT NOT NULL,
+    n_entries INTEGER NOT NULL,    -- records read from the file
+    n_new INTEGER NOT NULL,        -- records that were new to the project
+    n_duplicates INTEGER NOT NULL, -- records merged into an existing group
+    imported_at TEXT NOT NULL
+);
+CREATE TABLE records (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL, abstract TEXT NOT NULL, authors TEXT NOT NULL, year INTEGER,
+    journal TEXT NOT NULL, doi TEXT NOT NULL, pmid TEXT NOT NULL, keywords TEXT NOT NULL,
+    fields TEXT NOT NULL,          -- JSON of every original tag/column
+    content_hash TEXT NOT NULL,    -- hash of the bibliographic content (skips exact re-imports)
+    duplicate_of INTEGER REFERENCES records(id),  -- NULL: represents its duplicate group
+    match_key TEXT                 -- the key that made it a duplicate
+);
+CREATE INDEX records_content ON records(content_hash);
+CREATE INDEX records_dup ON records(duplicate_of);
+CREATE TABLE record_keys (key TEXT NOT NULL, record_id INTEGER NOT NULL REFERENCES records(id));
+CREATE INDEX record_keys_key ON record_keys(key);
+CREATE TABLE record_sources (
+    record_id INTEGER NOT NULL REFERENCES records(id),
+    source_id INTEGER NOT NULL REFERENCES sources(id),
+    position INTEGER NOT NULL, line INTEGER
+);
+CREATE TABLE kept_apart (record_id INTEGER PRIMARY KEY REFERENCES records(id));
+CREATE TABLE label_events (
+    id INTEGER PRIMARY KEY,
+    record_id INTEGER NOT NULL REFERENCES records(id),
+    label TEXT CHECK (label IN ('include', 'exclude', 'maybe') OR label IS NULL),  -- NULL: undone
+    origin TEXT NOT NULL CHECK (origin IN ('prior', 'ranked', 'random')),
+    reviewer TEXT NOT NULL, round_id INTEGER, note TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL
+);
+CREATE INDEX label_events_record ON label_events(record_id);
+CREATE TABLE rounds (
+    id INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    preset TEXT NOT NULL, params TEXT NOT NULL, seed INTEGER NOT NULL, versions TEXT NOT NULL,
+    last_event_id INTEGER NOT NULL,   -- the label events this round was trained on: id <= this
+    n_train INTEGER NOT NULL, n_included INTEGER NOT NULL, n_excluded INTEGER NOT NULL,
+    record_ids BLOB NOT NULL,         -- int64, the pool in ranked order
+    scores BLOB NOT NULL,             -- float64, scores of record_ids
+    seconds REAL NOT NULL
+);
+CREATE TABLE samples (             -- random-sample certification draws (stopping rules)
+    id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, seed INTEGER NOT NULL,
+    pool_size INTEGER NOT NULL, record_ids BLOB NOT NULL
+);
+"""
+_MIGRATIONS = {1: _SCHEMA_V1}  # version -> SQL that brings version-1 to version
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def content_hash(r: Record) -> str:
+    payload = json.dumps(
+        [r.title.strip(), r.abstract.strip(), [a.strip() for a in r.authors], r.year,
+         r.journal.strip(), normalise_doi(r.doi), r.pmid.strip()],
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    source: str
+    n_read: int
+    n_new: int
+    n_duplicates: int
+    n_already: int  # exact re-imports of records the project holds (file already imported, etc.)
+    n_labels: int
+    skipped_file: bool = False  # the same file (by content) was imported before
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    id: int
+    title: str
+    abstract: str
+    authors: list
+    year: int | None
+    journal: str
+    doi: str
+    pmid: str
+    keywords: list
+    fields: dict
+
+
+@dataclass(frozen=True)
+class LabelEvent:
+    id: int
+    record_id: int
+    label: str | None
+    origin: str
+    reviewer: str
+    round_id: int | None
+    note: str
+    reason: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class RoundRow:
+    id: int
+    created_at: str
+    preset: str
+    params: dict
+    seed: int
+    versions: dict
+    last_event_id: int
+    n_train: int
+    n_included: int
+    n_excluded: int
+    record_ids: np.ndarray
+    scores: np.ndarray
+    seconds: float
+
+
+class Project:
+    """An open review project. Use `Project.create` / `Project.open`; close with `close()`
+    or use as a context manager."""
+
+    def __init__(self, directory: Path, conn: sqlite3.Connection):
+        self.directory = directory
+        self._conn = conn
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @classmethod
+    def create(cls, directory: str | Path, question: str = "", criteria: str = "", seed: int = 0) -> "Project":
+        directory = Path(directory)
+        if (directory / DB_NAME).exists():
+            raise ProjectError(f"{directory} already holds a triage project")
+        if directory.exists() and not directory.is_dir():
+            raise ProjectError(f"{directory} exists and is not a directory")
+        directory.mkdir(parents=True, exist_ok=True)
+        project = cls(directory, cls._connect(directory / DB_NAME))
+        project._migrate()
+        with project.transaction() as c:
+            for k, v in {"question": question, "criteria": criteria, "seed": str(seed),
+                         "created_at": _now(), "preset": ""}.items():
+                c.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (k, v))
+        return project
+
+    @classmethod
+    def open(cls, directory: str | Path) -> "Project":
+        directory = Path(directory)
+        db = directory / DB_NAME
+        if not db.exists():
+            raise ProjectError(f"{directory} is not a triage project (no {DB_NAME}); create one with `triage init {directory}`")
+        project = cls(directory, cls._connect(db))
+        project._migrate()
+        return project
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.DatabaseError as e:
+            raise ProjectError(f"{path}: cannot open the project database ({e})") from e
+        return conn
+
+    def _migrate(self) -> None:
+        try:
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as e:
+            raise ProjectError(f"{self.directory / DB_NAME}: not a triage project database ({e})") from e
+        if version > SCHEMA_VERSION:
+            raise ProjectError(
+                f"{self.directory} was written by a newer triage (schema {version} > {SCHEMA_VERSION}); upgrade triage")
+        for v in range(version + 1, SCHEMA_VERSION + 1):
+            with self.transaction() as c:
+                for stmt in _MIGRATIONS[v].split(";"):
+                    if stmt.strip():
+                        c.execute(stmt)
+                c.execute(f"PRAGMA user_version = {v}")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "Project":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Cursor]:
+        """BEGIN IMMEDIATE ... COMMIT; any exception rolls everything back."""
+        cur = self._conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            yield cur
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        cur.execute("COMMIT")
+
+    # -- meta --------------------------------------------------------------------------------
+    def meta(self, key: str, default: str = "") -> str:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                      (key, value))
+
+    @property
+    def seed(self) -> int:
+        return int(self.meta("seed", "0"))
+
+    # -- import and de-duplication -----------------------------------------------------------
+    def import_records(self, path: str | Path, fmt: str, records: Sequence[Record], reviewer: str = "import",
+                       file_bytes_hash: str | None = None) -> ImportResult:
+        """Add records read from one file, all or nothing. Duplicates join an existing group.
+
+        Prior labels found in the file are stored as label events with origin 'prior' (only for
+        records that do not have a label yet: the project's own labels win)."""
+        path = Path(path)
+        sha = file_bytes_hash or hashlib.sha256(path.read_bytes()).hexdigest()
+        if self._conn.execute("SELECT 1 FROM sources WHERE sha256 = ?", (sha,)).fetchone():
+            return ImportResult(path.name, len(records), 0, 0, len(records), 0, skipped_file=True)
+        n_new = n_dup = n_already = n_labels = 0
+        now = _now()
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO sources(name, path, sha256, format, n_entries, n_new, n_duplicates, imported_at) "
+                "VALUES (?, ?, ?, ?, ?, 0, 0, ?)", (path.name, str(path.resolve()), sha, fmt, len(records), now))
+            source_id = c.lastrowid
+            kept_apart = {r[0] for r in c.execute("SELECT record_id FROM kept_apart")}
+            for r in records:
+                ch = content_hash(r)
+                row = c.execute("SELECT id FROM records WHERE content_hash = ?", (ch,)).fetchone()
+                if row:  # the very same entry is already stored: remember this source only
+                    rid = row[0]
+                    n_already += 1
+                else:
+                    keys = match_keys(r.title, r.year, r.doi, r.pmid)
+                    group, key = self._find_group(c, keys, normalise_doi(r.doi), kept_apart)
+                    c.execute(
+                        "INSERT INTO records(title, abstract, authors, year, journal, doi, pmid, keywords, fields, "
+                        "content_hash, duplicate_of, match_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (r.title, r.abstract, json.dumps(r.authors, ensure_ascii=False), r.year, r.journal, r.doi,
+                         r.pmid, json.dumps(r.keywords, ensure_ascii=False),
+                         json.dumps(r.fields, ensure_ascii=False, default=str), ch, group, key))
+                    rid = c.lastrowid
+                    c.executemany("INSERT INTO record_keys(key, record_id) VALUES (?, ?)", [(k, rid) for k in keys])
+                    if group is None:
+                        n_new += 1
+                    else:
+                        n_dup += 1
+                c.execute("INSERT INTO record_sources(record_id, source_id, position, line) VALUES (?, ?, ?, ?)",
+                          (rid, source_id, r.position, r.line))
+                if r.label is not None:
+                    rep = self._representative(c, rid)
+                    if self._current_label(c, rep) is None:
+                        c.execute(
+                            "INSERT INTO label_events(record_id, label, origin, reviewer, round_id, note, reason, created_at) "
+                            "VALUES (?, ?, 'prior', ?, NULL, ?, '', ?)", (rep, r.label, reviewer, r.note, now))
+                        n_labels += 1
+            c.execute("UPDATE sources SET n_new = ?, n_duplicates = ? WHERE id = ?", (n_new, n_dup, source_id))
+        return ImportResult(path.name, len(records), n_new, n_dup, n_already, n_labels)
+
+    @staticmethod
+    def _find_group(c: sqlite3.Cursor, keys: list[str], doi: str, kept_apart: set[int]) -> tuple[int | None, str | None]:
+        """The representative of the first group that one of `keys` matches, with that key."""
+        for key in keys:
+            for (rid,) in c.execute("SELECT record_id FROM record_keys WHERE key = ? ORDER BY record_id", (key,)).fetchall():
+                if rid in kept_apart:
+                    continue
+                rep = Project._representative(c, rid)
+                if rep in kept_apart:
+                    continue
+                if key.startswith("title:") and doi:
+                    other = normalise_doi(c.execute("SELECT doi FROM records WHERE id = ?", (rid,)).fetchone()[0])
+                    if other and other != doi:  # same title, different DOIs: distinct works
+                        continue
+                return rep, key.split(":", 1)[0]
+        return None, None
+
+    @staticmethod
+    def _representative(c: sqlite3.Cursor, rid: int) -> int:
+        row = c.execute("SELECT duplicate_of FROM records WHERE id = ?", (rid,)).fetchone()
+        return rid if row is None or row[0] is None else row[0]
+
+    def duplicate_groups(self) -> list[tuple[int, list[int]]]:
+        """(representative id, [duplicate ids]) for every group with at least one duplicate."""
+        groups: dict[int, list[int]] = {}
+        for rid, rep in self._conn.execute("SELECT id, duplicate_of FROM records WHERE duplicate_of IS NOT NULL ORDER BY id"):
+            groups.setdefault(rep, []).append(rid)
+        return sorted(groups.items())
+
+    def split_duplicate(self, record_id: int) -> None:
+        """Undo a merge: the record becomes its own group and is never auto-merged again."""
+        with self.transaction() as c:
+            row = c.execute("SELECT duplicate_of FROM records WHERE id = ?", (record_id,)).fetchone()
+            if row is None:
+                raise LabelError(f"no record with id {record_id}")
+            if row[0] is None:
+                raise LabelError(f"record {record_id} is not a merged duplicate (it represents its group)")
+            c.execute("UPDATE records SET duplicate_of = NULL, match_key = NULL WHERE id = ?", (record_id,))
+            c.execute("INSERT OR IGNORE INTO kept_apart(record_id) VALUES (?)", (record_id,))
+
+    def sources(self) -> list[dict]:
+        cur = self._conn.execute("SELECT id, name, format, n_entries, n_new, n_duplicates, imported_at FROM sources ORDER BY id")
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row)) for row in cur]
+
+    def record_sources(self, record_id: int) -> list[tuple[str, int, int | None]]:
+        """(source file name, position, line) of a record and of every duplicate merged into it."""
+        return self._conn.execute(
+            "SELECT s.name, rs.position, rs.line FROM record_sources rs JOIN sources s ON s.id = rs.source_id "
+            "JOIN records r ON r.id = rs.record_id WHERE r.id = ? OR r.duplicate_of = ? ORDER BY s.id, rs.position",
+            (record_id, record_id)).fetchall()
+
+    # -- records -----------------------------------------------------------------------------
+    def record_ids(self) -> np.ndarray:
+        """Ids of the records to screen (group representatives), ascending. Feature rows follow this order."""
+        return np.array([r[0] for r in self._conn.execute(
+            "SELECT id FROM records WHERE duplicate_of IS NULL ORDER BY id")], dtype=np.int64)
+
+    def records(self, ids: Iterable[int] | None = None) -> list[StoredRecord]:
+        """Records by id (in the order given), or all representatives in id order."""
+        sql = ("SELECT id, title, abstract, authors, year, journal, doi, pmid, keywords, fields FROM records")
+        if ids is None:
+            rows = self._conn.execute(sql + " WHERE duplicate_of IS NULL ORDER BY id").fetchall()
+        else:
+            ids = [int(i) for i in ids]
+            found = {}
+            for chunk in range(0, len(ids), 900):
+                part = ids[chunk:chunk + 900]
+                q = sql + f" WHERE id IN ({','.join('?' * len(part))})"
+                found.update({row[0]: row for row in self._conn.execute(q, part)})
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise LabelError(f"no record with id {missing[0]}")
+            rows = [found[i] for i in ids]
+        return [StoredRecord(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7], json.loads(r[8]), json.loads(r[9]))
+                for r in rows]
+
+    def texts(self) -> tuple[np.ndarray, list[str]]:
+        """(record ids, text) for every representative: the text features are computed from."""
+        rows = self._conn.execute(
+            "SELECT id, title, abstract, keywords FROM records WHERE duplicate_of IS NULL ORDER BY id").fetchall()
+        from triage.features.text import record_text
+        return (np.array([r[0] for r in rows], dtype=np.int64),
+                [record_text(r[1], r[2], json.loads(r[3])) for r in rows])
+
+    def counts(self) -> dict:
+        """Counts for `triage status` and PRISMA."""
+        n_entries = self._conn.execute("SELECT COUNT(*) FROM record_sources").fetchone()[0]
+        n_records = self._conn.execute("SELECT COUNT(*) FROM records WHERE duplicate_of IS NULL").fetchone()[0]
+        labels = self.current_labels()
+        by = {k: sum(1 for v in labels.values() if v == k) for k in LABELS}
+        return {
+            "identified": n_entries,
+            "records": n_records,
+            "duplicates": n_entries - n_records,
+            "labelled": sum(by.values()),
+            "included": by["include"], "excluded": by["exclude"], "maybe": by["maybe"],
+            "unlabelled": n_records - sum(by.values()),
+            "rounds": self._conn.execute("SELECT COUNT(*) FROM rounds").fetchone()[0],
+        }
+
+    # -- labels ------------------------------------------------------------------------------
+    @staticmethod
+    def _current_label(c: sqlite3.Cursor, record_id: int) -> str | None:
+        row = c.execute("SELECT label FROM label_events WHERE record_id = ? ORDER BY id DESC LIMIT 1", (record_id,)).fetchone()
+        return row[0] if row else None
+
+    def add_labels(self, items: Sequence[tuple[int, str | None]], reviewer: str, origin: str = "ranked",
+                   round_id: int | None = None, note: str = "", reason: str = "",
+                   notes: Sequence[str] | None = None, reasons: Sequence[str] | None = None) -> int:
+        """Append label events in one transaction; returns the number stored.
+
+        `items` are (record id, label) with label in LABELS or None (clears the label, i.e. undo).
+        Labels given to a merged duplicate are stored on its group's representative."""
+        if origin not in ORIGINS:
+            raise LabelError(f"unknown label origin {origin!r}")
+        now = _now()
+        with self.transaction() as c:
+            for i, (rid, label) in enumerate(items):
+                if label is not None and label not in LABELS:
+                    raise LabelError(f"record {rid}: unknown label {label!r} (use include, exclude or maybe)")
+                if not c.execute("SELECT 1 FROM records WHERE id = ?", (int(rid),)).fetchone():
+                    raise LabelError(f"no record with id {rid}")
+                rep = self._representative(c, int(rid))
+                c.execute(
+                    "INSERT INTO label_events(record_id, label, origin, reviewer, round_id, note, reason, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (rep, label, origin, reviewer, round_id, notes[i] if notes else note,
+                     reasons[i] if reasons else reason, now))
+        return len(items)
+
+    def current_labels(self) -> dict[int, str]:
+        """record id -> current label (the latest event; records whose label was undone are absent)."""
+        rows = self._conn.execute(
+            "SELECT e.record_id, e.label FROM label_events e JOIN "
+            "(SELECT record_id, MAX(id) AS m FROM label_events GROUP BY record_id) last ON e.id = last.m "
+            "JOIN records r ON r.id = e.record_id WHERE r.duplicate_of IS NULL").fetchall()
+        return {rid: label for rid, label in rows if label is not None}
+
+    def label_events(self, record_id: int | None = None) -> list[LabelEvent]:
+        sql = "SELECT id, record_id, label, origin, reviewer, round_id, note, reason, created_at FROM label_events"
+        rows = (self._conn.execute(sql + " WHERE record_id = ? ORDER BY id", (record_id,)) if record_id is not None
+                else self._conn.execute(sql + " ORDER BY id"))
+        return [LabelEvent(*r) for r in rows]
+
+    def last_event_id(self) -> int:
+        return self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM label_events").fetchone()[0]
+
+    def history(self) -> History:
+        """Current labels in the order first given (a relabel keeps its place; an undo removes it).
+
+        `maybe` counts as relevant (label 1)."""
+        current = self.current_labels()
+        first: dict[int, tuple[str, int]] = {}
+        for rid, origin, round_id in self._conn.execute(
+                "SELECT record_id, origin, round_id FROM label_events WHERE label IS NOT NULL ORDER BY id"):
+            if rid in current and rid not in first:
+                first[rid] = (origin, -1 if round_id is None else round_id)
+        ids = list(first)
+        return History.from_lists(
+            ids, [0 if current[i] == "exclude" else 1 for i in ids], [ORIGINS[first[i][0]] for i in ids],
+            [first[i][1] for i in ids], len(self.record_ids()))
+
+    # -- rounds ------------------------------------------------------------------------------
+    def add_round(self, preset: str, params: dict, seed: int, versions: dict, last_event_id: int, n_train: int,
+                  n_included: int, n_excluded: int, record_ids: np.ndarray, scores: np.ndarray, seconds: float) -> int:
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO rounds(created_at, preset, params, seed, versions, last_event_id, n_train, n_included, "
+                "n_excluded, record_ids, scores, seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (_now(), preset, json.dumps(params, sort_keys=True), seed, json.dumps(versions, sort_keys=True),
+                 last_event_id, n_train, n_included, n_excluded,
+                 np.asarray(record_ids, dtype=np.int64).tobytes(), np.asarray(scores, dtype=np.float64).tobytes(), seconds))
+            return c.lastrowid
+
+    def rounds(self) -> list[RoundRow]:
+        return [self._round(r) for r in self._conn.execute("SELECT * FROM rounds ORDER BY id")]
+
+    def latest_round(self) -> RoundRow | None:
+        row = self._conn.execute("SELECT * FROM rounds ORDER BY id DESC LIMIT 1").fetchone()
+        return self._round(row) if row else None
+
+    @staticmethod
+    def _round(r) -> RoundRow:
+        return RoundRow(r[0], r[1], r[2], json.loads(r[3]), r[4], json.loads(r[5]), r[6], r[7], r[8], r[9],
+                        np.frombuffer(r[10], dtype=np.int64), np.frombuffer(r[11], dtype=np.float64), r[12])
+
+    # -- random samples (stopping certification) ---------------------------------------------
+    def add_sample(self, record_ids: np.ndarray, seed: int, pool_size: int) -> int:
+        with self.transaction() as c:
+            c.execute("INSERT INTO samples(created_at, seed, pool_size, record_ids) VALUES (?, ?, ?, ?)",
+                      (_now(), seed, pool_size, np.asarray(record_ids, dtype=np.int64).tobytes()))
+            return c.lastrowid
+
+    def samples(self) -> list[dict]:
+        return [{"id": r[0], "created_at": r[1], "seed": r[2], "pool_size": r[3],
+                 "record_ids": np.frombuffer(r[4], dtype=np.int64)}
+                for r in self._conn.execute("SELECT id, created_at, seed, pool_size, record_ids FROM samples ORDER BY id")]
+
+    def integrity_check(self) -> str:
+        return self._conn.execute("PRAGMA integrity_check").fetchone()[0]
