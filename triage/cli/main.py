@@ -35,4 +35,6 @@ def main() -> None:
 
 
 # Imported last, for their side effect of adding commands to `cli`.
-from triage.cli import project_cmds, report_cmds, screen_cmds, simulate_cmds  # noqa: E402,F401
+from triage.cli import (  # noqa: E402,F401
+    features_cmds, project_cmds, records_cmds, report_cmds, screen_cmds, simulate_cmds,
+)
