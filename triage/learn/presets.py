@@ -1,0 +1,86 @@
+"""Model presets: a name plus frozen parameters, read from the TOML files in `models/`.
+
+A preset file holds four tables - `features`, `classifier`, `balance`, `querier` - and a
+`batch_size` (records labelled between retrains in simulation). Each file's comments say
+where its numbers came from; its model card is the Markdown file of the same name."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from triage.errors import PresetError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+#: The preset used when none is named. Chosen from the cross-dataset benchmark (BENCHMARKS.md).
+DEFAULT_PRESET = "elas_u4"
+
+_TABLES = ("features", "classifier", "balance", "querier")
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    features: dict = field(default_factory=dict)
+    classifier: dict = field(default_factory=dict)
+    balance: dict = field(default_factory=dict)
+    querier: dict = field(default_factory=dict)
+    batch_size: int = 1
+
+    def params(self) -> dict:
+        """Everything that determines a ranking, as plain JSON-able data (stored with each round)."""
+        return {"name": self.name, "features": self.features, "classifier": self.classifier,
+                "balance": self.balance, "querier": self.querier, "batch_size": self.batch_size}
+
+    def fingerprint(self) -> str:
+        return json.dumps(self.params(), sort_keys=True)
+
+
+def _preset_dir():
+    return resources.files("triage.presets_data")
+
+
+def list_presets() -> list[str]:
+    return sorted(p.name[:-5] for p in _preset_dir().iterdir() if p.name.endswith(".toml"))
+
+
+def parse_preset(name: str, data: dict, origin: str) -> Preset:
+    unknown = set(data) - {"description", "batch_size", *_TABLES}
+    if unknown:
+        raise PresetError(f"{origin}: unknown key(s) {sorted(unknown)}")
+    for t in ("classifier", "querier"):
+        if "type" not in data.get(t, {}):
+            raise PresetError(f"{origin}: [{t}] needs a 'type'")
+    if not data.get("features"):
+        raise PresetError(f"{origin}: [features] needs 'tfidf' and/or 'embedding'")
+    batch = data.get("batch_size", 1)
+    if not isinstance(batch, int) or batch < 1:
+        raise PresetError(f"{origin}: batch_size must be a positive integer")
+    return Preset(name, data.get("description", ""), data.get("features", {}), data.get("classifier", {}),
+                  data.get("balance", {"type": "none"}), data.get("querier", {}), batch)
+
+
+def load_preset(name_or_path: str | None = None) -> Preset:
+    """A preset by name (see `list_presets()`) or from a TOML file path."""
+    name_or_path = name_or_path or DEFAULT_PRESET
+    path = Path(name_or_path)
+    if path.suffix == ".toml" and path.exists():
+        text, name = path.read_text(encoding="utf-8"), path.stem
+    else:
+        f = _preset_dir() / f"{name_or_path}.toml"
+        if not f.is_file():
+            raise PresetError(f"unknown preset {name_or_path!r}; available: {', '.join(list_presets())}")
+        text, name = f.read_text(encoding="utf-8"), name_or_path
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise PresetError(f"preset {name_or_path}: {e}") from e
+    return parse_preset(name, data, f"preset {name_or_path}")

@@ -1,0 +1,74 @@
+"""One round: train on the labelled records, score and rank the pool.
+
+`run_round` is THE round: live screening (`triage next`, `triage screen`, `triage rank`) and
+simulation (`triage simulate`) all call it, so a benchmark measures the code reviewers use."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from triage.learn.balance import sample_weights
+from triage.learn.classifiers import NONNEGATIVE, make_classifier, relevance_scores
+from triage.learn.presets import Preset
+from triage.learn.queriers import make_querier
+from triage.store.history import History
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """ranking: pool row indices, best first (int64). scores: float64 for every row of X
+    (labelled rows included; NaN where not computed). probabilities: calibrated-ish P(relevant)
+    for the pool rows in `ranking` order when the classifier gives them, else None.
+    model: "classifier" once both classes are labelled, "cold" (similarity to the question /
+    known relevant records) or "random" before that."""
+
+    ranking: np.ndarray
+    scores: np.ndarray
+    probabilities: np.ndarray | None
+    model: str
+    n_train: int
+    seconds: float
+
+
+def run_round(X, history: History, preset: Preset, rng: np.random.Generator,
+              cold_scores: np.ndarray | None = None) -> RoundResult:
+    """Rank the pool. `X`: (n_records, d) feature matrix whose rows are the history's record ids
+    (row indices); `rng`: this round's generator (derive it as default_rng([seed, round]))."""
+    t0 = time.perf_counter()
+    n = X.shape[0]
+    if history.n_records != n:
+        raise ValueError(f"history counts {history.n_records} records, features have {n} rows")
+    labelled = history.record_ids
+    y = history.labels
+    pool = np.setdiff1d(np.arange(n), labelled, assume_unique=False)
+    scores = np.full(n, np.nan)
+    probabilities = None
+    kind = preset.classifier.get("type")
+    if len(np.unique(y)) == 2:
+        clf = make_classifier(preset.classifier, random_state=int(rng.integers(2**31 - 1)))
+        Xt = X[labelled]
+        clf.fit(Xt, y, sample_weight=sample_weights(y, preset.balance))
+        if len(pool):
+            scores[pool] = relevance_scores(clf, X[pool])
+        probabilistic = kind not in ("svm",)
+        if probabilistic and len(pool):
+            probabilities = scores[pool]
+        model = "classifier"
+    elif cold_scores is not None:
+        scores[pool] = cold_scores[pool]
+        probabilistic, model = False, "cold"
+    else:
+        scores[pool] = 0.0
+        probabilistic, model = False, "random"
+    if kind in NONNEGATIVE and model == "classifier":
+        probabilistic = True
+    querier = make_querier(preset.querier if model == "classifier" else {"type": "max"}, probabilistic)
+    order = querier(scores[pool], rng)
+    ranking = pool[order]
+    if probabilities is not None:
+        probabilities = scores[ranking]
+    return RoundResult(ranking.astype(np.int64), scores, probabilities, model, len(labelled),
+                       time.perf_counter() - t0)
