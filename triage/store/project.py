@@ -191,7 +191,11 @@ class Project:
         if not db.exists():
             raise ProjectError(f"{directory} is not a triage project (no {DB_NAME}); create one with `triage init {directory}`")
         project = cls(directory, cls._connect(db))
-        project._migrate()
+        try:
+            project._migrate()
+        except BaseException:
+            project.close()  # do not leave the file open (and locked) after refusing it
+            raise
         return project
 
     @staticmethod
@@ -318,8 +322,11 @@ class Project:
                 if rep in kept_apart:
                     continue
                 if key.startswith("title:") and doi:
-                    other = normalise_doi(c.execute("SELECT doi FROM records WHERE id = ?", (rid,)).fetchone()[0])
-                    if other and other != doi:  # same title, different DOIs: distinct works
+                    # same title, different DOIs: distinct works. Check the whole group, not only the
+                    # matching record, or a DOI-less member would chain two distinct works together.
+                    others = {normalise_doi(d) for (d,) in c.execute(
+                        "SELECT doi FROM records WHERE id = ? OR duplicate_of = ?", (rep, rep))}
+                    if others - {"", doi}:
                         continue
                 return rep, key.split(":", 1)[0]
         return None, None
@@ -461,11 +468,13 @@ class Project:
         `maybe` counts as relevant (label 1)."""
         current = self.current_labels()
         first: dict[int, tuple[str, int]] = {}
-        for rid, origin, round_id in self._conn.execute(
-                "SELECT record_id, origin, round_id FROM label_events WHERE label IS NOT NULL ORDER BY id"):
-            if rid in current and rid not in first:
+        for rid, label, origin, round_id in self._conn.execute(
+                "SELECT record_id, label, origin, round_id FROM label_events ORDER BY id"):
+            if label is None:  # undone: a later label is a new decision, placed when it is given
+                first.pop(rid, None)
+            elif rid not in first:
                 first[rid] = (origin, -1 if round_id is None else round_id)
-        ids = list(first)
+        ids = [i for i in first if i in current]
         return History.from_lists(
             ids, [0 if current[i] == "exclude" else 1 for i in ids], [ORIGINS[first[i][0]] for i in ids],
             [first[i][1] for i in ids], len(self.record_ids()))
