@@ -1,3 +1,192 @@
-"""records_cmds: commands (see triage.cli.main)."""
+"""Records and labels from the terminal: `triage status`, `label`, `export`, `prisma`, `duplicates`."""
 
-from triage.cli.main import cli  # noqa: F401
+from __future__ import annotations
+
+import io
+import json
+
+import click
+
+from triage.cli.main import cli
+from triage.errors import LabelError, TriageError
+from triage.store.project import Project
+
+_DIR = click.Path(file_okay=False)
+
+
+def _echo_json(obj) -> None:
+    click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def _prisma(project: Project) -> dict:
+    c = project.counts()
+    return {
+        "identified_by_source": [{"source": s["name"], "records": s["n_entries"]} for s in project.sources()],
+        "identified": c["identified"],
+        "duplicates_removed": c["duplicates"],
+        "records_after_deduplication": c["records"],
+        "screened": c["labelled"],
+        "included": c["included"],
+        "excluded": c["excluded"],
+        "maybe": c["maybe"],
+        "not_screened": c["unlabelled"],
+    }
+
+
+@cli.command()
+@click.argument("directory", type=_DIR)
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as a JSON object.")
+def status(directory: str, as_json: bool) -> None:
+    """Counts of records, duplicates and labels in the project."""
+    with Project.open(directory) as project:
+        counts = project.counts()
+        sources = project.sources()
+    if as_json:
+        _echo_json({**counts, "sources": sources})
+        return
+    rows = [("Records identified", counts["identified"]), ("Duplicates merged", counts["duplicates"]),
+            ("Records", counts["records"]), ("Labelled", counts["labelled"]), ("  included", counts["included"]),
+            ("  excluded", counts["excluded"]), ("  maybe", counts["maybe"]), ("Unlabelled", counts["unlabelled"]),
+            ("Rounds", counts["rounds"])]
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        click.echo(f"{k:<{width}}  {v:>7}")
+    if sources:
+        click.echo("Sources:")
+        for s in sources:
+            click.echo(f"  {s['name']} ({s['format']}): {s['n_entries']} read, {s['n_new']} new, "
+                       f"{s['n_duplicates']} duplicates")
+
+
+@cli.command()
+@click.argument("directory", type=_DIR)
+@click.argument("target", required=False)
+@click.option("--record", "record_id", type=int, default=None,
+              help="Label one record by id; TARGET is then the label (include/exclude/maybe, 1/0, y/n).")
+@click.option("--undo", is_flag=True, help="With --record: remove the record's current label.")
+@click.option("--note", default="", help="With --record: a free-text note stored with the label.")
+@click.option("--reason", default="", help="With --record: the reason (e.g. an exclusion criterion).")
+@click.option("--reviewer", default=None, help="Reviewer name (default: the OS user name).")
+def label(directory: str, target: str | None, record_id: int | None, undo: bool, note: str, reason: str,
+          reviewer: str | None) -> None:
+    """Store labels: `label DIR --record ID LABEL`, `label DIR --record ID --undo`, or `label DIR FILE`.
+
+    FILE is a CSV with columns record_id and label (optional note, reason, round), e.g. the output
+    of `triage next` with the label column filled in. An empty label means not screened yet. The file
+    is checked first and stored in one transaction: one bad row and nothing is stored."""
+    from triage.store.labels_io import apply_label_file, default_reviewer, parse_label_value
+
+    reviewer = reviewer or default_reviewer()
+    if record_id is None:
+        if undo or note or reason:
+            raise TriageError("--undo, --note and --reason need --record ID (a batch file has note/reason columns)")
+        if target is None:
+            raise TriageError("give a label file, or --record ID LABEL")
+        with Project.open(directory) as project:
+            res = apply_label_file(project, target, reviewer)
+        click.echo(f"Saved {res.stored} labels from {target} ({res.skipped_empty} empty rows skipped, "
+                   f"{res.changed} changed from their previous label).")
+        return
+    if undo == (target is not None):
+        raise TriageError("with --record give either a label or --undo")
+    try:
+        value = None if undo else parse_label_value(target)
+    except ValueError as e:
+        raise LabelError(str(e)) from None
+    if not undo and value is None:
+        raise LabelError("empty label (use include, exclude or maybe, or --undo)")
+    with Project.open(directory) as project:
+        rep = dict((d, r) for r, ds in project.duplicate_groups() for d in ds).get(record_id, record_id)
+        before = project.current_labels().get(rep)
+        if undo and before is None:
+            raise LabelError(f"record {record_id} has no label to undo")
+        # The reviewer chose this record, not the ranking: origin 'prior' (a later correction of a
+        # ranked label keeps the ranked origin in the history, which uses the first event).
+        project.add_labels([(record_id, value)], reviewer=reviewer, origin="prior", note=note, reason=reason)
+    where = f"record {record_id}" + (f" (stored on its group's record {rep})" if rep != record_id else "")
+    if undo:
+        click.echo(f"Saved: {where} label removed (was {before}).")
+    else:
+        was = f" (was {before})" if before and before != value else (" (unchanged)" if before == value else "")
+        click.echo(f"Saved: {where} -> {value}{was}.")
+
+
+@cli.command()
+@click.argument("directory", type=_DIR)
+@click.option("--which", type=click.Choice(["included", "excluded", "maybe", "unlabelled", "all"]), default="all",
+              show_default=True, help="Records to export by current label.")
+@click.option("--format", "fmt", type=click.Choice(["ris", "csv"]), default="ris", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output file (default: stdout).")
+def export(directory: str, which: str, fmt: str, out: str | None) -> None:
+    """Export de-duplicated records with their labels as RIS or CSV."""
+    from triage.io.writers import write_csv, write_ris
+    from triage.store.labels_io import export_rows
+
+    with Project.open(directory) as project:
+        rows = export_rows(project, which)
+    buf = io.StringIO(newline="")
+    n = (write_csv if fmt == "csv" else write_ris)(rows, buf)
+    if out:
+        try:
+            with open(out, "w", encoding="utf-8", newline="") as fh:
+                fh.write(buf.getvalue())
+        except OSError as e:
+            raise TriageError(f"{out}: cannot write ({e.strerror})") from None
+        click.echo(f"Wrote {n} records to {out}", err=True)
+    else:
+        click.echo(buf.getvalue(), nl=False)
+
+
+@cli.command()
+@click.argument("directory", type=_DIR)
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as a JSON object.")
+def prisma(directory: str, as_json: bool) -> None:
+    """PRISMA flow counts: identified per source, duplicates removed, screened, included, excluded."""
+    with Project.open(directory) as project:
+        p = _prisma(project)
+    if as_json:
+        _echo_json(p)
+        return
+    click.echo("Identification")
+    for s in p["identified_by_source"]:
+        click.echo(f"  {s['source']}: {s['records']}")
+    click.echo(f"  Records identified: {p['identified']}")
+    click.echo(f"  Duplicates removed: {p['duplicates_removed']}")
+    click.echo("Screening (title/abstract)")
+    click.echo(f"  Records screened: {p['screened']} of {p['records_after_deduplication']}")
+    click.echo(f"  Included: {p['included']}")
+    click.echo(f"  Excluded: {p['excluded']}")
+    click.echo(f"  Maybe: {p['maybe']}")
+    click.echo(f"  Not yet screened: {p['not_screened']}")
+
+
+@cli.command()
+@click.argument("directory", type=_DIR)
+@click.option("--split", "split_id", type=int, default=None,
+              help="Undo a merge: record ID becomes its own record and is never merged again.")
+@click.option("--json", "as_json", is_flag=True, help="Print the groups as JSON.")
+def duplicates(directory: str, split_id: int | None, as_json: bool) -> None:
+    """List duplicate groups (each member with its source file, position and matching key)."""
+    with Project.open(directory) as project:
+        if split_id is not None:
+            project.split_duplicate(split_id)
+            click.echo(f"Saved: record {split_id} split from its group; it will not be merged again.")
+            return
+        groups = [project.group_members(rep) for rep, _ in project.duplicate_groups()]
+    if as_json:
+        _echo_json([{"representative": g[0]["id"], "title": g[0]["title"],
+                     "members": [{"id": m["id"], "title": m["title"], "match_key": m["match_key"],
+                                  "sources": [{"file": f, "position": pos, "line": line}
+                                              for f, pos, line in m["sources"]]} for m in g]} for g in groups])
+        return
+    if not groups:
+        click.echo("No duplicate groups.")
+        return
+    for g in groups:
+        click.echo(f"[{g[0]['id']}] {g[0]['title']}")
+        for m in g:
+            key = "kept" if m["match_key"] is None else f"matched on {m['match_key']}"
+            where = ", ".join(f"{f} #{pos}" + (f" (line {line})" if line else "") for f, pos, line in m["sources"])
+            click.echo(f"    {m['id']:>6}  {key:<16} {where}")
+    click.echo(f"{len(groups)} groups, {sum(len(g) - 1 for g in groups)} duplicates merged. "
+               "Undo a merge with --split ID.")

@@ -354,6 +354,17 @@ class Project:
             c.execute("UPDATE records SET duplicate_of = NULL, match_key = NULL WHERE id = ?", (record_id,))
             c.execute("INSERT OR IGNORE INTO kept_apart(record_id) VALUES (?)", (record_id,))
 
+    def group_members(self, representative: int) -> list[dict]:
+        """A duplicate group, representative first: dicts with id, title, match_key (the key that
+        merged it: doi/pmid/title; None for the representative) and sources [(file, position, line)]."""
+        rows = self._conn.execute(
+            "SELECT id, title, match_key FROM records WHERE id = ? OR duplicate_of = ? "
+            "ORDER BY duplicate_of IS NOT NULL, id", (representative, representative)).fetchall()
+        return [{"id": rid, "title": title, "match_key": key, "sources": self._conn.execute(
+                    "SELECT s.name, rs.position, rs.line FROM record_sources rs JOIN sources s ON s.id = rs.source_id "
+                    "WHERE rs.record_id = ? ORDER BY s.id, rs.position", (rid,)).fetchall()}
+                for rid, title, key in rows]
+
     def sources(self) -> list[dict]:
         cur = self._conn.execute("SELECT id, name, format, n_entries, n_new, n_duplicates, imported_at FROM sources ORDER BY id")
         cols = [d[0] for d in cur.description]
@@ -423,10 +434,12 @@ class Project:
 
     def add_labels(self, items: Sequence[tuple[int, str | None]], reviewer: str, origin: str = "ranked",
                    round_id: int | None = None, note: str = "", reason: str = "",
-                   notes: Sequence[str] | None = None, reasons: Sequence[str] | None = None) -> int:
+                   notes: Sequence[str] | None = None, reasons: Sequence[str] | None = None,
+                   round_ids: Sequence[int | None] | None = None) -> int:
         """Append label events in one transaction; returns the number stored.
 
         `items` are (record id, label) with label in LABELS or None (clears the label, i.e. undo).
+        `notes`, `reasons`, `round_ids` (one per item) override `note`, `reason`, `round_id`.
         Labels given to a merged duplicate are stored on its group's representative."""
         if origin not in ORIGINS:
             raise LabelError(f"unknown label origin {origin!r}")
@@ -441,7 +454,7 @@ class Project:
                 c.execute(
                     "INSERT INTO label_events(record_id, label, origin, reviewer, round_id, note, reason, created_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (rep, label, origin, reviewer, round_id, notes[i] if notes else note,
+                    (rep, label, origin, reviewer, round_ids[i] if round_ids else round_id, notes[i] if notes else note,
                      reasons[i] if reasons else reason, now))
         return len(items)
 

@@ -1,0 +1,119 @@
+"""Writers for exported records: RIS and CSV, one row per de-duplicated record.
+
+The CSV writer neutralises cells a spreadsheet would run as a formula (OWASP "CSV injection"):
+a cell starting with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'`.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, TextIO
+
+CSV_COLUMNS = ("record_id", "title", "abstract", "authors", "year", "journal", "doi", "pmid", "keywords",
+               "label", "note", "reason", "sources")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: RIS tags the writer fills from the record itself; any other two-character tag kept from an
+#: imported RIS file is written back as it was.
+_RIS_OWN = {"TY", "TI", "T1", "AB", "N2", "AU", "A1", "PY", "Y1", "JO", "JF", "T2", "DO", "KW", "AN", "ER"}
+_RIS_TAG = re.compile(r"^[A-Z][A-Z0-9]$")
+_RIS_TYPES = {"ABST", "BOOK", "CHAP", "CONF", "CPAPER", "EJOUR", "GEN", "JOUR", "MGZN", "NEWS", "RPRT",
+              "THES", "UNPB", "ELEC", "DATA", "PAT", "STAT", "SER", "INPR"}
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    """A record to export with its current label (None: unlabelled), note, reason and source files."""
+
+    record_id: int
+    title: str
+    abstract: str = ""
+    authors: list = field(default_factory=list)
+    year: int | None = None
+    journal: str = ""
+    doi: str = ""
+    pmid: str = ""
+    keywords: list = field(default_factory=list)
+    fields: dict = field(default_factory=dict)
+    label: str | None = None
+    note: str = ""
+    reason: str = ""
+    sources: list = field(default_factory=list)
+
+
+def neutralise_cell(value: str) -> str:
+    """`value` with a leading `'` when a spreadsheet would read it as a formula."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def _one_line(value) -> str:
+    return " ".join(str(value).split())
+
+
+def _original_ris_tags(fields: dict) -> list[tuple[str, str]]:
+    """(tag, value) pairs of original RIS tags not written from the record's own attributes.
+
+    Only for records that came from a RIS file (the fields hold a `TY` tag): other formats use
+    two-letter names with other meanings (MEDLINE `IS` is the ISSN, RIS `IS` the issue)."""
+    if "TY" not in fields:
+        return []
+    out = []
+    for tag, value in fields.items():
+        if _RIS_TAG.match(str(tag)) and tag not in _RIS_OWN:
+            for v in value if isinstance(value, list) else [value]:
+                if str(v).strip():
+                    out.append((tag, _one_line(v)))
+    return out
+
+
+def write_ris(rows: Iterable[ExportRow], out: TextIO) -> int:
+    """Write RIS (TY, TI, AB, AU, PY, JO, DO, AN = PMID, KW, original tags, N1 label/note/reason).
+
+    Returns the number of records written."""
+    n = 0
+    for r in rows:
+        ty = r.fields.get("TY", "")
+        ty = ty[0] if isinstance(ty, list) and ty else ty
+        ty = str(ty).strip().upper()
+        lines = [("TY", ty if ty in _RIS_TYPES else "JOUR")]
+        lines.append(("TI", r.title))
+        lines += [("AU", a) for a in r.authors]
+        if r.year is not None:
+            lines.append(("PY", str(r.year)))
+        lines += [("JO", r.journal), ("AB", r.abstract), ("DO", r.doi), ("AN", r.pmid)]
+        lines += [("KW", k) for k in r.keywords]
+        lines += _original_ris_tags(r.fields)
+        if r.label is not None:
+            lines.append(("N1", f"triage: {r.label}"))
+        if r.note:
+            lines.append(("N1", f"triage note: {r.note}"))
+        if r.reason:
+            lines.append(("N1", f"triage reason: {r.reason}"))
+        for tag, value in lines:
+            value = _one_line(value)
+            if value:
+                out.write(f"{tag}  - {value}\n")
+        out.write("ER  - \n\n")
+        n += 1
+    return n
+
+
+def write_csv(rows: Iterable[ExportRow], out: TextIO) -> int:
+    """Write CSV with CSV_COLUMNS (lists joined with '; '); every cell neutralised. Returns rows written.
+
+    `out` should be opened with newline='' (the csv module writes CRLF line ends)."""
+    w = csv.writer(out)
+    w.writerow(CSV_COLUMNS)
+    n = 0
+    for r in rows:
+        cells = [str(r.record_id), r.title, r.abstract, "; ".join(r.authors), "" if r.year is None else str(r.year),
+                 r.journal, r.doi, r.pmid, "; ".join(r.keywords), r.label or "", r.note, r.reason,
+                 "; ".join(r.sources)]
+        w.writerow([neutralise_cell(c) for c in cells])
+        n += 1
+    return n
+
+
+#: Alias used by other commands (`triage next`).
+safe_cell = neutralise_cell
