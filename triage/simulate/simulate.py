@@ -1,0 +1,188 @@
+"""Simulation: replay a finished review with its gold labels as the reviewer.
+
+The oracle (`GoldOracle`) answers `triage.learn.loop.run_loop`, the same loop and round function
+that live screening uses, so a simulation measures exactly the code reviewers run. Randomness:
+prior records are drawn with `np.random.default_rng(seed)`; round r of the loop uses
+`default_rng([seed, r])` (see `run_loop`). In a simulation the History's record ids are row
+indices of the dataset.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from triage.learn.loop import round_rng, run_loop
+from triage.learn.presets import Preset
+from triage.learn.round import run_round
+from triage.simulate.metrics import Metrics, metrics_from_history
+from triage.simulate.oracle import GoldOracle, check_stop
+from triage.store.history import PRIOR, History
+
+
+class SimulationError(ValueError):
+    """The simulation cannot run on this data (no relevant record, bad prior ids, ...)."""
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """One simulated review.
+
+    history:       every label in order (PRIOR first), record ids = row indices.
+    metrics:       `Metrics` of the screening order (priors excluded, see metrics module).
+    prior_ids:     row indices of the prior records (int64).
+    seconds:       wall seconds: {"features", "loop", "total"} (features 0.0 when X was given).
+    round_seconds: float64 seconds of each round's `run_round` (train + score + rank).
+    pool_rows:     rows still unlabelled at the end (sorted int64).
+    pool_scores:   final model's relevance scores of `pool_rows` (a round run on the final
+                   history; None when the pool is empty).
+    pool_probabilities: calibrated P(relevant) of `pool_rows` when the classifier gives them.
+    """
+
+    history: History
+    metrics: Metrics
+    prior_ids: np.ndarray
+    seconds: dict
+    round_seconds: np.ndarray
+    pool_rows: np.ndarray
+    pool_scores: np.ndarray | None
+    pool_probabilities: np.ndarray | None
+    preset: str
+    seed: int
+    batch_size: int
+    stop: str | int
+    extra: dict = field(default_factory=dict)
+
+
+def draw_priors(gold: np.ndarray, n_included: int, n_excluded: int, seed: int) -> np.ndarray:
+    """Prior rows: `n_included` relevant then `n_excluded` irrelevant rows, drawn without
+    replacement with `np.random.default_rng(seed)` (relevant first, then irrelevant)."""
+    gold = np.asarray(gold)
+    rel, irr = np.flatnonzero(gold == 1), np.flatnonzero(gold == 0)
+    if n_included > len(rel) or n_excluded > len(irr):
+        raise SimulationError(f"asked for {n_included} relevant and {n_excluded} irrelevant priors; "
+                              f"the data has {len(rel)} relevant and {len(irr)} irrelevant records")
+    rng = np.random.default_rng(seed)
+    inc = rng.choice(rel, size=n_included, replace=False) if n_included else np.empty(0, np.int64)
+    exc = rng.choice(irr, size=n_excluded, replace=False) if n_excluded else np.empty(0, np.int64)
+    return np.concatenate([inc, exc]).astype(np.int64)
+
+
+def _check_gold(gold) -> np.ndarray:
+    gold = np.asarray(gold)
+    if gold.ndim != 1 or not np.isin(gold, (0, 1)).all():
+        raise SimulationError("gold labels must be a 1-d array of 0/1")
+    if gold.sum() == 0:
+        raise SimulationError("the data has no relevant record: nothing to simulate")
+    return gold.astype(np.int8)
+
+
+def simulate_matrix(X, gold, preset: Preset, seed: int, prior_included: int = 1, prior_excluded: int = 1,
+                    prior_ids=None, batch_size: int | None = None, stop: str | int = "last_relevant",
+                    cold_scores: np.ndarray | None = None, final_scores: bool = True,
+                    on_round=None) -> SimulationResult:
+    """Simulate on a ready feature matrix X (n_records rows). See `simulate` for the arguments;
+    `on_round(r, RoundResult, History)` is passed to `run_loop` (progress display)."""
+    t0 = time.perf_counter()
+    gold = _check_gold(gold)
+    n = X.shape[0]
+    if n != len(gold):
+        raise SimulationError(f"{n} feature rows but {len(gold)} gold labels")
+    stop = check_stop(stop)
+    batch = int(batch_size or preset.batch_size or 1)
+    if batch < 1:
+        raise SimulationError("batch size must be at least 1")
+    if prior_ids is not None:
+        priors = np.asarray(list(prior_ids), dtype=np.int64)
+        if len(np.unique(priors)) != len(priors) or (priors < 0).any() or (priors >= n).any():
+            raise SimulationError(f"prior ids must be distinct row numbers in 0..{n - 1}")
+    else:
+        priors = draw_priors(gold, prior_included, prior_excluded, seed)
+
+    history = History.empty(n)
+    if len(priors):
+        history = history.append(priors, gold[priors], PRIOR, -1)
+    oracle = GoldOracle(gold, stop, int(gold.sum() - gold[priors].sum()))
+    round_seconds: list[float] = []
+
+    def _on_round(r, result, h):
+        round_seconds.append(result.seconds)
+        if on_round is not None:
+            on_round(r, result, h)
+
+    def _stop(h: History) -> bool:
+        return oracle.done()
+
+    history = run_loop(X, history, preset, seed, oracle, batch, _stop, cold_scores=cold_scores,
+                       on_round=_on_round)
+    t_loop = time.perf_counter() - t0
+
+    pool_rows = np.setdiff1d(np.arange(n), history.record_ids)
+    pool_scores = pool_prob = None
+    if final_scores and len(pool_rows):
+        # One more round on the final history: what the stopping rules see at the end.
+        res = run_round(X, history, preset, round_rng(seed, len(round_seconds)), cold_scores)
+        pool_scores = res.scores[pool_rows]
+        if res.probabilities is not None:
+            prob = np.full(n, np.nan)
+            prob[res.ranking] = res.probabilities
+            pool_prob = prob[pool_rows]
+    metrics = metrics_from_history(history, gold)
+    return SimulationResult(
+        history=history, metrics=metrics, prior_ids=priors,
+        seconds={"features": 0.0, "loop": t_loop, "total": time.perf_counter() - t0},
+        round_seconds=np.asarray(round_seconds, dtype=np.float64), pool_rows=pool_rows,
+        pool_scores=pool_scores, pool_probabilities=pool_prob, preset=preset.name, seed=int(seed),
+        batch_size=batch, stop=stop,
+    )
+
+
+def build_matrix(texts: list[str], preset: Preset, cache_dir=None, embedder=None, progress=None):
+    """The preset's feature matrix for `texts` (embeddings cached under `cache_dir`)."""
+    from triage.features.matrix import build_features
+
+    return build_features(texts, preset.features, cache_dir, progress=progress, embedder=embedder)
+
+
+def simulate(texts: list[str], gold, preset: Preset, seed: int, prior_included: int = 1,
+             prior_excluded: int = 1, prior_ids=None, batch_size: int | None = None,
+             stop: str | int = "last_relevant", cache_dir=None, embedder=None,
+             final_scores: bool = True, on_round=None) -> SimulationResult:
+    """Simulate screening `texts` (one per record) whose gold labels (0/1) are `gold`.
+
+    Priors: `prior_ids` (row numbers, 0-based) if given, else `prior_included` relevant and
+    `prior_excluded` irrelevant rows drawn with `default_rng(seed)`. `batch_size`: records
+    labelled per round (default: the preset's). `stop`: "last_relevant" (default), "all", or a
+    number of records to screen. `cache_dir`/`embedder`: passed to `build_features`.
+    Returns a SimulationResult whose seconds split features and loop wall time.
+    """
+    t0 = time.perf_counter()
+    X = build_matrix(list(texts), preset, cache_dir=cache_dir, embedder=embedder)
+    t_feat = time.perf_counter() - t0
+    res = simulate_matrix(X, gold, preset, seed, prior_included, prior_excluded, prior_ids,
+                          batch_size, stop, final_scores=final_scores, on_round=on_round)
+    seconds = {"features": t_feat, "loop": res.seconds["loop"], "total": time.perf_counter() - t0}
+    return _replace(res, seconds=seconds)
+
+
+def _replace(res: SimulationResult, **changes) -> SimulationResult:
+    from dataclasses import replace
+
+    return replace(res, **changes)
+
+
+def history_record(res: SimulationResult, dataset: str, with_scores: bool = True) -> dict:
+    """One line of `histories.jsonl` (the stopping benchmark's format): dataset, seed,
+    n_records, order (row indices, priors first), labels (gold 0/1), origins (0 prior,
+    1 ranked, 2 random), and pool_scores (final model scores of the sorted pool rows)."""
+    h = res.history
+    rec = {"dataset": dataset, "preset": res.preset, "seed": res.seed, "n_records": h.n_records,
+           "order": h.record_ids.tolist(), "labels": h.labels.astype(int).tolist(),
+           "origins": h.origins.astype(int).tolist()}
+    if with_scores and res.pool_scores is not None:
+        rec["pool_scores"] = [float(x) for x in res.pool_scores]
+        if res.pool_probabilities is not None:
+            rec["pool_probabilities"] = [float(x) for x in res.pool_probabilities]
+    return rec
