@@ -1,0 +1,62 @@
+"""build_features: tfidf only, embedding only, both; errors; cache use."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from triage.errors import PresetError
+from triage.features.embed import FakeEmbedder
+from triage.features.matrix import build_features
+
+TEXTS = ["statin therapy in adults", "statin therapy in children", "exercise for older adults",
+         "vitamin D and bone health"]
+TFIDF = {"ngram_range": [1, 2], "sublinear_tf": True, "max_df": 0.95}
+
+
+def test_tfidf_only_is_sparse():
+    x = build_features(TEXTS, {"tfidf": TFIDF})
+    assert sp.isspmatrix_csr(x) and x.dtype == np.float32 and x.shape[0] == 4
+
+
+def test_embedding_only_is_dense_and_weighted():
+    x = build_features(TEXTS, {"embedding": {"model": "fake"}})
+    assert isinstance(x, np.ndarray) and x.shape == (4, 32) and x.dtype == np.float32
+    w = build_features(TEXTS, {"embedding": {"model": "fake", "weight": 0.5}})
+    np.testing.assert_allclose(w, 0.5 * x, atol=1e-6)
+
+
+def test_both_concatenated(tmp_path):
+    emb = FakeEmbedder(dim=8)
+    spec = {"tfidf": TFIDF, "embedding": {"model": "ignored", "weight": 2.0}, "combine": "concat"}
+    x = build_features(TEXTS, spec, cache_dir=tmp_path, embedder=emb)
+    t = build_features(TEXTS, {"tfidf": TFIDF})
+    assert sp.isspmatrix_csr(x) and x.dtype == np.float32
+    assert x.shape == (4, t.shape[1] + 8)
+    np.testing.assert_allclose(x[:, -8:].toarray(), 2.0 * emb.embed(TEXTS), atol=1e-6)
+    assert (x[:, : t.shape[1]] != t).nnz == 0
+    assert (tmp_path / "embeddings").is_dir() and (tmp_path / "tfidf").is_dir()
+
+
+def test_factory_gets_the_embedding_table():
+    seen = []
+
+    def factory(table):
+        seen.append(table)
+        return FakeEmbedder(dim=4)
+
+    x = build_features(TEXTS, {"embedding": {"model": "x", "precision": "bf16"}}, embedder_factory=factory)
+    assert x.shape == (4, 4) and seen == [{"model": "x", "precision": "bf16"}]
+
+
+@pytest.mark.parametrize("spec, match", [
+    ({}, "needs"),
+    ({"tfidf": {"ngrams": [1, 2]}}, "unknown key"),
+    ({"tfidf": True, "combine": "sum"}, "concat"),
+    ({"tfidf": True, "extra": 1}, "unknown key"),
+    ({"embedding": "minilm"}, "table"),
+])
+def test_malformed_specs(spec, match):
+    with pytest.raises(PresetError, match=match):
+        build_features(TEXTS, spec)

