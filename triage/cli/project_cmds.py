@@ -1,3 +1,84 @@
-"""project_cmds: commands (see triage.cli.main)."""
+"""project_cmds: `init` and `import` (and, below them, the other project commands)."""
 
-from triage.cli.main import cli  # noqa: F401
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from triage.cli.main import cli
+from triage.errors import TriageError
+
+#: Files larger than this get a progress bar while they are read.
+PROGRESS_BAR_BYTES = 5 * 1024 * 1024
+
+
+@cli.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--question", default="", help="The review question, stored with the project.")
+@click.option("--criteria", "criteria_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A UTF-8 text file with the eligibility criteria, stored with the project.")
+@click.option("--seed", default=0, show_default=True, type=int, help="The project's random seed.")
+def init_cmd(directory: Path, question: str, criteria_file: Path | None, seed: int) -> None:
+    """Create a new project in DIRECTORY."""
+    from triage.store.project import Project
+
+    criteria = ""
+    if criteria_file is not None:
+        try:
+            criteria = criteria_file.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise TriageError(f"{criteria_file}: not UTF-8 text (byte offset {e.start}); save it as UTF-8") from e
+    Project.create(directory, question=question, criteria=criteria, seed=seed).close()
+    click.echo(f"Created project in {directory}")
+
+
+@cli.command("import")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+def import_cmd(directory: Path, files: tuple[Path, ...], as_json: bool) -> None:
+    """Import search exports (RIS, PubMed/MEDLINE, CSV/TSV, .xlsx) into the project in DIRECTORY.
+
+    Every file is read before anything is stored, so a file that cannot be read stops the whole
+    import with nothing stored. Each file is then stored in its own transaction; files imported
+    before (same content) and records already in the project are not added again."""
+    from triage.io.read import file_sha256, read_file
+    from triage.store.project import Project
+
+    with Project.open(directory) as project:
+        parsed = []
+        for path in files:
+            size = path.stat().st_size if path.is_file() else 0
+            if size > PROGRESS_BAR_BYTES:
+                with click.progressbar(length=size, label=f"Reading {path.name}", file=click.get_text_stream("stderr")) as bar:
+                    state = {"done": 0}
+
+                    def progress(done: int, total: int) -> None:
+                        bar.update(done - state["done"])
+                        state["done"] = done
+
+                    fmt, records = read_file(path, progress)
+            else:
+                fmt, records = read_file(path)
+            parsed.append((path, fmt, records))
+        rows = []
+        for path, fmt, records in parsed:
+            r = project.import_records(path, fmt, records, file_bytes_hash=file_sha256(path))
+            rows.append({"file": str(path), "format": fmt, "read": r.n_read, "new": r.n_new,
+                         "duplicates": r.n_duplicates, "already_in_project": r.n_already,
+                         "prior_labels": r.n_labels, "file_already_imported": r.skipped_file})
+    keys = ("read", "new", "duplicates", "already_in_project", "prior_labels")
+    totals = {k: sum(row[k] for row in rows) for k in keys}
+    if as_json:
+        click.echo(json.dumps({"files": rows, "totals": totals}, indent=2))
+        return
+    width = max(len(str(row["file"])) for row in rows)
+    click.echo(f"{'file':<{width}}  {'format':<7} {'read':>6} {'new':>6} {'dupl.':>6} {'already':>7} {'labels':>6}")
+    for row in rows:
+        note = "  (file imported before: nothing added)" if row["file_already_imported"] else ""
+        click.echo(f"{row['file']:<{width}}  {row['format']:<7} {row['read']:>6} {row['new']:>6} {row['duplicates']:>6} "
+                   f"{row['already_in_project']:>7} {row['prior_labels']:>6}{note}")
+    click.echo(f"{'total':<{width}}  {'':<7} {totals['read']:>6} {totals['new']:>6} {totals['duplicates']:>6} "
+               f"{totals['already_in_project']:>7} {totals['prior_labels']:>6}")
