@@ -1,3 +1,196 @@
-"""simulate_cmds: commands (see triage.cli.main)."""
+"""`triage simulate` and `triage benchmark`: parse, call triage.simulate, render."""
 
-from triage.cli.main import cli  # noqa: F401
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+
+import click
+
+from triage.cli.main import cli
+from triage.errors import TriageError
+
+
+def default_cache_dir() -> Path:
+    """Embedding cache shared by simulations: $TRIAGE_CACHE/features, else ~/.cache/triage/features."""
+    env = os.environ.get("TRIAGE_CACHE")
+    root = Path(env).expanduser() if env else Path.home() / ".cache" / "triage"
+    return root / "features"
+
+
+def _ids(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise click.BadParameter("use row numbers separated by commas, e.g. 0,17", param_hint="--prior-ids") from None
+
+
+def _clean(x):
+    """JSON-safe: NaN -> None, numpy scalars -> Python."""
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if hasattr(x, "item"):
+        x = x.item()
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    return x
+
+
+def _write_history(res, gold, path: Path) -> None:
+    from triage.store.history import ORIGIN_NAMES
+
+    h = res.history
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["position", "row", "label", "origin", "round", "relevant_found"])
+        found = 0
+        for i, (row, lab, org, rnd) in enumerate(zip(h.record_ids, h.labels, h.origins, h.rounds), start=1):
+            found += int(lab)
+            w.writerow([i, int(row), int(lab), ORIGIN_NAMES[int(org)], int(rnd), found])
+
+
+@cli.command("simulate")
+@click.argument("data", type=click.Path(exists=True, dir_okay=False))
+@click.option("--preset", default=None, help="Model preset name or TOML file (default: the default preset).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for priors and every round.")
+@click.option("--prior-included", type=int, default=1, show_default=True, help="Relevant priors drawn.")
+@click.option("--prior-excluded", type=int, default=1, show_default=True, help="Irrelevant priors drawn.")
+@click.option("--prior-ids", default=None, help="Prior records by row number (0 = first record), e.g. 0,17.")
+@click.option("--batch-size", type=int, default=None, help="Records labelled per round (default: preset's).")
+@click.option("--stop-after", type=int, default=None,
+              help="Screen this many records (default: stop at the last relevant record).")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Write history.csv, metrics.json and recall.png here.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+              help="Embedding cache (default: $TRIAGE_CACHE/features or ~/.cache/triage/features).")
+def simulate_cmd(data, preset, seed, prior_included, prior_excluded, prior_ids, batch_size, stop_after,
+                 out, as_json, cache_dir):
+    """Replay a fully labelled DATA file (any format `triage import` reads) with its labels as
+    the reviewer, and report how early the relevant records were found."""
+    from triage.learn.presets import load_preset
+    from triage.simulate.data import load_labelled
+    from triage.simulate.simulate import SimulationError, simulate
+    from triage.simulate.stops import stopping_summary
+
+    p = load_preset(preset)
+    ds = load_labelled(data)
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    try:
+        res = simulate(ds.texts, ds.gold, p, seed, prior_included, prior_excluded, _ids(prior_ids),
+                       batch_size, "last_relevant" if stop_after is None else stop_after, cache_dir=cache)
+    except SimulationError as e:
+        raise TriageError(str(e)) from e
+    m = res.metrics
+    stopping = stopping_summary(res.history, ds.gold)
+    result = {"dataset": ds.name, "preset": p.name, "seed": seed,
+              "prior_ids": res.prior_ids.tolist(), "batch_size": res.batch_size,
+              **m.to_dict(), "seconds": res.seconds, "rounds": len(res.round_seconds),
+              "stopping": stopping}
+    result = _clean(result)
+    if out:
+        from triage.simulate.plot import plot_recall
+
+        outd = Path(out)
+        outd.mkdir(parents=True, exist_ok=True)
+        _write_history(res, ds.gold, outd / "history.csv")
+        (outd / "metrics.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        order = res.history.record_ids[len(res.prior_ids):]
+        plot_recall(ds.gold[order], m.records, m.relevant, outd / "recall.png",
+                    title=f"{ds.name} - {p.name}, seed {seed}")
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    _print_table(result, out)
+
+
+def _print_table(r: dict, out) -> None:
+    def pct(x):
+        return "n/a" if x is None else f"{100 * x:.1f} %"
+
+    def num(x):
+        return "n/a" if x is None else str(x)
+
+    click.echo(f"{r['dataset']}: {r['records']} records, {r['relevant']} relevant (priors excluded: "
+               f"{len(r['prior_ids'])}); preset {r['preset']}, seed {r['seed']}")
+    rows = [("screened", num(r["screened"])), ("relevant found", num(r["found"])),
+            ("recall @ 5 / 10 / 20 %", " / ".join(pct(r[k]) for k in ("recall_5", "recall_10", "recall_20"))),
+            ("WSS @ 95 / 100 %", f"{pct(r['wss_95'])} / {pct(r['wss_100'])}"),
+            ("ATD", pct(r["atd"])), ("loss", "n/a" if r["loss"] is None else f"{r['loss']:.3f}"),
+            ("records for 80/90/95/100 %", " / ".join(num(r[f"n_for_{k}"]) for k in (80, 90, 95, 100)))]
+    d = r["stopping"].get("default", {})
+    if d.get("screened") is not None:
+        rows.append(("default stopping rule", f"stops after {d['screened']} (recall {pct(d['recall'])})"))
+    else:
+        rows.append(("default stopping rule", "did not stop before the run ended"))
+    s = r["seconds"]
+    rows.append(("seconds (features + loop)", f"{s['features']:.1f} + {s['loop']:.1f}"))
+    width = max(len(a) for a, _ in rows)
+    for a, b in rows:
+        click.echo(f"  {a:<{width}}  {b}")
+    if out:
+        click.echo(f"Wrote history.csv, metrics.json, recall.png to {out}")
+
+
+@cli.command("benchmark")
+@click.option("--data-dir", type=click.Path(exists=True, file_okay=False), required=True,
+              help="Folder of fully labelled datasets (one file per dataset).")
+@click.option("--datasets", default=None, help="Only these datasets (file names without extension), comma-separated.")
+@click.option("--presets", default=None, help="Presets, comma-separated (default: the default preset).")
+@click.option("--seeds", default="1-5", show_default=True, help="Seeds: 1-5 or 1,2,7.")
+@click.option("--prior-included", type=int, default=1, show_default=True)
+@click.option("--prior-excluded", type=int, default=1, show_default=True)
+@click.option("--jobs", type=int, default=1, show_default=True, help="Parallel processes (local).")
+@click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786): run on that cluster.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None, help="Embedding cache.")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
+def benchmark_cmd(data_dir, datasets, presets, seeds, prior_included, prior_excluded, jobs, scheduler,
+                  cache_dir, out):
+    """Simulate every dataset x preset x seed; write results.csv, summary.md, curves.png and
+    histories.jsonl to OUT."""
+    from tqdm import tqdm
+
+    from triage.learn.presets import DEFAULT_PRESET, load_preset
+    from triage.simulate.benchmark import Task, find_datasets, parse_seeds, run_tasks, summary_markdown
+    from triage.simulate.plot import plot_curves
+
+    names = [d.strip() for d in datasets.split(",")] if datasets else None
+    found = find_datasets(data_dir, names)
+    preset_names = [p.strip() for p in (presets or DEFAULT_PRESET).split(",") if p.strip()]
+    for pn in preset_names:
+        load_preset(pn)  # fail early on a misspelt preset
+    cache = str(Path(cache_dir) if cache_dir else default_cache_dir())
+    tasks = [Task(d, str(path), pn, s, prior_included, prior_excluded, cache)
+             for d, path in found.items() for pn in preset_names for s in parse_seeds(seeds)]
+    outd = Path(out)
+    outd.mkdir(parents=True, exist_ok=True)
+    rows, curves = [], {}
+    with tqdm(total=len(tasks), desc="simulations", unit="run") as bar, \
+            open(outd / "histories.jsonl", "w", encoding="utf-8") as hist:
+        for res in run_tasks(tasks, jobs=jobs, scheduler=scheduler, progress=lambda _: bar.update(1)):
+            rows.append(res["row"])
+            if res["history"] is not None:
+                hist.write(json.dumps(res["history"]) + "\n")
+                curves.setdefault(res["row"]["preset"], []).append(res["curve"])
+    rows.sort(key=lambda r: (r["dataset"], r["preset"], r["seed"]))
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    with open(outd / "results.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows([_clean(r) for r in rows])
+    (outd / "summary.md").write_text(summary_markdown(rows), encoding="utf-8")
+    if curves:
+        import numpy as np
+
+        plot_curves({p: np.mean(c, axis=0) for p, c in curves.items()}, outd / "curves.png",
+                    title=f"{len(found)} datasets x seeds {seeds}")
+    n_err = sum(1 for r in rows if r.get("error"))
+    click.echo(f"{len(rows) - n_err} runs done, {n_err} failed; wrote results.csv, summary.md, "
+               f"curves.png, histories.jsonl to {outd}")

@@ -1,0 +1,47 @@
+"""A fully labelled dataset for simulation, read with the same readers as `triage import`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from triage.errors import TriageError
+from triage.features.text import record_text
+
+#: Gold label of each Record.label value ("maybe" counts as relevant, as in screening).
+GOLD = {"include": 1, "maybe": 1, "exclude": 0}
+
+
+class GoldLabelError(TriageError):
+    """The file cannot be simulated: records without a label, or no relevant record."""
+
+
+@dataclass(frozen=True)
+class LabelledData:
+    """texts[i] and gold[i] (int8 0/1) describe row i; `format` is what the reader detected."""
+
+    name: str
+    texts: list[str]
+    gold: np.ndarray
+    format: str
+
+
+def load_labelled(path: str | Path) -> LabelledData:
+    """Read any file `triage import` reads; every record must carry a label."""
+    from triage.io.read import read_file
+
+    path = Path(path)
+    fmt, records = read_file(path)
+    missing = [i for i, r in enumerate(records) if r.label not in GOLD]
+    if missing:
+        first = ", ".join(str(i) for i in missing[:5])
+        raise GoldLabelError(f"{path}: {len(missing)} of {len(records)} records have no include/exclude "
+                             f"label (rows {first}{', ...' if len(missing) > 5 else ''}); "
+                             "simulation needs a label for every record")
+    gold = np.array([GOLD[r.label] for r in records], dtype=np.int8)
+    if gold.sum() == 0:
+        raise GoldLabelError(f"{path}: no record is labelled include; nothing to simulate")
+    texts = [record_text(r.title, r.abstract) for r in records]
+    return LabelledData(path.stem, texts, gold, fmt)
