@@ -74,8 +74,9 @@ def _binary_kind(path: Path, head: bytes) -> str | None:
     return None
 
 
-def _legacy_encoding(path: Path, offset: int, line: int, bad: bytes) -> str:
-    """Guess the 8-bit encoding of a file that is not UTF-8, from its bytes at `offset` onwards.
+def _legacy_encoding(path: Path, offset: int, line: int, bad_offset: int, bad: int) -> str:
+    """Guess the legacy encoding of a file that is not UTF-8, from its bytes at `offset` (the start
+    of the first line that is not UTF-8) onwards; `bad_offset`/`bad` locate the offending byte.
 
     cp1252 is preferred among equally plausible candidates: it is what Windows tools write."""
     from charset_normalizer import from_bytes
@@ -86,7 +87,7 @@ def _legacy_encoding(path: Path, offset: int, line: int, bad: bytes) -> str:
     results = list(from_bytes(sample))
     if not results:
         raise ImportFormatError(
-            str(path), f"not valid UTF-8 (byte 0x{bad[0]:02x} at byte offset {offset}) and no other text encoding "
+            str(path), f"not valid UTF-8 (byte 0x{bad:02x} at byte offset {bad_offset}) and no other text encoding "
                        "fits; save the file as UTF-8", line=line)
     best = results[0]
     for r in results:
@@ -135,7 +136,7 @@ def _text_lines(path: Path, size: int, progress: Progress | None) -> Iterator[tu
                 text = body[start:].decode("utf-8")
             except UnicodeDecodeError as e:
                 if legacy is None:
-                    legacy = _legacy_encoding(path, offset, n, body[start + e.start:])
+                    legacy = _legacy_encoding(path, offset, n, offset + start + e.start, body[start + e.start])
                 try:
                     text = body[start:].decode(legacy)
                 except UnicodeDecodeError as e2:

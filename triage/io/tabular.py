@@ -51,7 +51,7 @@ def map_columns(header: Sequence[str]) -> dict[str, int]:
     return found
 
 
-def parse_label(value: str, path: str, where: dict) -> str | None:
+def parse_label(value: str, path: str, where: dict, at: str = "") -> str | None:
     v = value.strip().lower()
     if v.endswith(".0"):  # 1.0 / 0.0 from spreadsheets
         v = v[:-2]
@@ -59,7 +59,7 @@ def parse_label(value: str, path: str, where: dict) -> str | None:
         return None
     if v not in LABEL_VALUES:
         raise ImportFormatError(
-            path, f"unknown label value {value!r} (use 1/0, yes/no, y/n, include/exclude/maybe, true/false, "
+            path, f"unknown label value {value!r}{at} (use 1/0, yes/no, y/n, include/exclude/maybe, true/false, "
                   "or leave it empty for unlabelled)", **where)
     return LABEL_VALUES[v]
 
@@ -92,10 +92,12 @@ def rows_to_records(rows: Iterable[tuple[list[str], int | None, int]], path: str
     for cells, line, row in it:
         if not any(c.strip() for c in cells):
             continue
-        where = {"line": line} if line is not None else {"record": row}
+        # spreadsheets: `record` is the data row (Record.position); messages also give the sheet row
+        where = {"line": line} if line is not None else {"record": len(out) + 1}
+        at = "" if line is not None else f" in sheet row {row}"
         if len(cells) > len(header) and any(c.strip() for c in cells[len(header):]):
             raise ImportFormatError(
-                path, f"row has {len(cells)} cells but the header has {len(header)} (an unquoted delimiter "
+                path, f"row{at} has {len(cells)} cells but the header has {len(header)} (an unquoted delimiter "
                       "inside a field?)", **where)
         cells = list(cells) + [""] * (len(header) - len(cells))
 
@@ -103,7 +105,7 @@ def rows_to_records(rows: Iterable[tuple[list[str], int | None, int]], path: str
             return cells[cols[key]].strip() if key in cols else ""
 
         fields = {names[i]: cells[i] for i in range(len(header))}
-        label = parse_label(get("label"), path, where) if "label" in cols else None
+        label = parse_label(get("label"), path, where, at) if "label" in cols else None
         out.append(Record(
             title=get("title"), abstract=get("abstract"), authors=_split(get("authors")),
             year=parse_year(get("year")), journal=get("journal"), doi=get("doi"), pmid=get("pmid"),

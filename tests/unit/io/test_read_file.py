@@ -1,0 +1,117 @@
+"""read_file: format detection from content, encodings, bad files, progress."""
+
+import zipfile
+
+import pytest
+
+from triage.errors import ImportFormatError
+from triage.io.read import file_sha256, read_file
+
+RIS = "TY  - JOUR\nTI  - {title}\nAB  - An abstract.\nPY  - 2020\nER  - \n\n"
+
+
+@pytest.mark.parametrize("name,fmt,n", [
+    ("ovid_medline.ris", "ris", 4), ("ebsco_cinahl.ris", "ris", 3), ("scopus.ris", "ris", 3), ("wos.ris", "ris", 2),
+    ("endnote.ris", "ris", 3), ("zotero.ris", "ris", 3), ("asreview_labels.ris", "ris", 4),
+    ("pubmed.nbib", "medline", 3), ("records.csv", "csv", 4), ("records.tsv", "tsv", 3),
+    ("cp1252.ris", "ris", 1), ("utf16.tsv", "tsv", 2),
+])
+def test_every_fixture_reads(exports, name, fmt, n):
+    got_fmt, recs = read_file(exports / name)
+    assert (got_fmt, len(recs)) == (fmt, n)
+    assert all(r.title or r.abstract for r in recs)
+    assert [r.position for r in recs] == list(range(1, n + 1))
+
+
+def test_cp1252_is_detected_and_decoded(exports):
+    r = read_file(exports / "cp1252.ris")[1][0]
+    assert r.authors == ["Müller, Jürgen", "Ødegård, Søren"]
+    assert r.title == "Patients’ views on café-based “memory clinics”: a qualitative study"
+    assert "65–90" in r.abstract and r.journal == "Revue française de gériatrie"
+
+
+def test_utf16_with_bom(exports):
+    recs = read_file(exports / "utf16.tsv")[1]
+    assert [r.title for r in recs] == ["Étude de cohorte sur la dépression", "Studie zur Angststörung"]
+    assert recs[1].year == 2019
+
+
+def test_mixed_utf8_and_cp1252_lines_decode_each_correctly(tmp_path):
+    p = tmp_path / "mixed.ris"
+    p.write_bytes(RIS.format(title="Café society in Zürich (UTF-8)").encode("utf-8")
+                  + RIS.format(title="Naïve café-goers’ views (Windows)").encode("cp1252"))
+    titles = [r.title for r in read_file(p)[1]]
+    assert titles == ["Café society in Zürich (UTF-8)", "Naïve café-goers’ views (Windows)"]
+
+
+def test_undecodable_byte_names_offset_and_line(tmp_path):
+    p = tmp_path / "bad.ris"
+    good = RIS.format(title="A readable title of some length").encode("cp1252")
+    head = good + "TY  - JOUR\nTI  - Ré".encode("cp1252")
+    p.write_bytes(head + bytes(range(128, 256)) + b"\n")
+    at = len(head) + 2  # b"\xe9\x80\x81" is valid UTF-8: 0x82 is the first bad byte
+    with pytest.raises(ImportFormatError, match=rf"bad.ris, line 8: not valid UTF-8 \(byte 0x82 at byte offset {at}\)") as e:
+        read_file(p)
+    assert "UTF-8" in str(e.value)
+
+
+def test_empty_and_blank_files(exports, tmp_path):
+    with pytest.raises(ImportFormatError, match=r"bad_empty.ris: empty file"):
+        read_file(exports / "bad_empty.ris")
+    p = tmp_path / "blank.ris"
+    p.write_text("\n  \n\r\n")
+    with pytest.raises(ImportFormatError, match="empty file"):
+        read_file(p)
+
+
+def test_binary_files_are_named(exports, tmp_path):
+    with pytest.raises(ImportFormatError, match=r"bad_png_renamed.ris: binary file: a PNG image"):
+        read_file(exports / "bad_png_renamed.ris")
+    z = tmp_path / "export.ris"
+    with zipfile.ZipFile(z, "w") as f:
+        f.writestr("export.ris", RIS.format(title="x"))
+    with pytest.raises(ImportFormatError, match="binary file: a zip archive"):
+        read_file(z)
+
+
+def test_content_decides_over_extension_and_errors_say_what_was_detected(exports, tmp_path):
+    p = tmp_path / "really_ris.csv"
+    p.write_bytes((exports / "wos.ris").read_bytes())
+    assert read_file(p)[0] == "ris"
+    q = tmp_path / "really_csv.ris"
+    q.write_bytes((exports / "bad_no_title.csv").read_bytes())
+    with pytest.raises(ImportFormatError, match=r"no title column.*content read as CSV; the \.ris extension was ignored"):
+        read_file(q)
+
+
+def test_record_without_title_or_abstract_is_named(exports):
+    with pytest.raises(ImportFormatError, match=r"line 5: record 2 has neither title nor abstract"):
+        read_file(exports / "bad_no_title_abstract.ris")
+
+
+def test_ris_preamble_before_first_record_is_skipped(tmp_path):
+    p = tmp_path / "publisher.ris"
+    p.write_text("Provider: Some Publisher\nContent: text/plain; charset=\"UTF-8\"\n\n" + RIS.format(title="T"))
+    fmt, recs = read_file(p)
+    assert fmt == "ris" and recs[0].line == 4
+
+
+def test_large_file_streams_with_progress(tmp_path):
+    p = tmp_path / "big.ris"
+    n = 6000  # ~3 MB: progress is reported per MB
+    abstract = "word " * 100
+    with open(p, "w", encoding="utf-8") as f:
+        for i in range(n):
+            f.write(f"TY  - JOUR\nTI  - Record number {i}\nAB  - {abstract}\nPY  - 2001\nER  - \n\n")
+    calls = []
+    fmt, recs = read_file(p, progress=lambda done, total: calls.append((done, total)))
+    size = p.stat().st_size
+    assert len(recs) == n and recs[-1].title == f"Record number {n - 1}"
+    assert len(calls) >= 3 and calls[-1] == (size, size)
+    assert all(a[0] <= b[0] for a, b in zip(calls, calls[1:])) and all(t == size for _, t in calls)
+
+
+def test_file_sha256(exports):
+    import hashlib
+    p = exports / "pubmed.nbib"
+    assert file_sha256(p) == hashlib.sha256(p.read_bytes()).hexdigest()
