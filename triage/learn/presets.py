@@ -1,7 +1,7 @@
 """Model presets: a name plus frozen parameters, read from the TOML files in `models/`.
 
-A preset file holds four tables - `features`, `classifier`, `balance`, `querier` - and a
-`batch_size` (records labelled between retrains in simulation). Each file's comments say
+A preset file holds four tables - `features`, `classifier`, `balance`, `querier` - and
+`batch_size` / `batch_growth` (records labelled between retrains in simulation). Each file's comments say
 where its numbers came from; its model card is the Markdown file of the same name."""
 
 from __future__ import annotations
@@ -34,11 +34,17 @@ class Preset:
     balance: dict = field(default_factory=dict)
     querier: dict = field(default_factory=dict)
     batch_size: int = 1
+    batch_growth: float = 0.0  # batch = max(batch_size, floor(batch_growth * labelled so far))
+
+    def batch_for(self, n_labelled: int) -> int:
+        """Records to label before the next retrain (fixed, or growing with the history)."""
+        return max(self.batch_size, int(self.batch_growth * n_labelled))
 
     def params(self) -> dict:
         """Everything that determines a ranking, as plain JSON-able data (stored with each round)."""
         return {"name": self.name, "features": self.features, "classifier": self.classifier,
-                "balance": self.balance, "querier": self.querier, "batch_size": self.batch_size}
+                "balance": self.balance, "querier": self.querier, "batch_size": self.batch_size,
+                "batch_growth": self.batch_growth}
 
     def fingerprint(self) -> str:
         return json.dumps(self.params(), sort_keys=True)
@@ -53,7 +59,7 @@ def list_presets() -> list[str]:
 
 
 def parse_preset(name: str, data: dict, origin: str) -> Preset:
-    unknown = set(data) - {"description", "batch_size", *_TABLES}
+    unknown = set(data) - {"description", "batch_size", "batch_growth", *_TABLES}
     if unknown:
         raise PresetError(f"{origin}: unknown key(s) {sorted(unknown)}")
     for t in ("classifier", "querier"):
@@ -64,8 +70,11 @@ def parse_preset(name: str, data: dict, origin: str) -> Preset:
     batch = data.get("batch_size", 1)
     if not isinstance(batch, int) or batch < 1:
         raise PresetError(f"{origin}: batch_size must be a positive integer")
+    growth = data.get("batch_growth", 0.0)
+    if not isinstance(growth, (int, float)) or not 0 <= growth < 1:
+        raise PresetError(f"{origin}: batch_growth must be a number in [0, 1)")
     return Preset(name, data.get("description", ""), data.get("features", {}), data.get("classifier", {}),
-                  data.get("balance", {"type": "none"}), data.get("querier", {}), batch)
+                  data.get("balance", {"type": "none"}), data.get("querier", {}), batch, float(growth))
 
 
 def load_preset(name_or_path: str | None = None) -> Preset:

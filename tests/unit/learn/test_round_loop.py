@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from triage.learn.loop import round_rng, run_loop
+from triage.learn.presets import load_preset
+from triage.learn.round import run_round
+from triage.store.history import PRIOR, RANKED, History
+
+RELEVANT = "peer support workers in mental health services recovery outcomes"
+IRRELEVANT = ["knee osteoarthritis stem cell injection", "software fault prediction metrics",
+              "galactomannan assay aspergillosis diagnosis", "rodent object in context memory task"]
+
+
+def _corpus(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    texts, gold = [], []
+    for i in range(n):
+        rel = rng.random() < 0.1
+        base = RELEVANT if rel else IRRELEVANT[i % 4]
+        words = base.split()
+        rng.shuffle(words)
+        texts.append(" ".join(words[:6]) + f" filler{i % 17} common words here")
+        gold.append(int(rel))
+    X = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform(texts).tocsr()
+    return X, np.array(gold)
+
+
+def _priors(gold, n):
+    return History.from_lists([int(np.flatnonzero(gold)[0]), int(np.flatnonzero(gold == 0)[0])], [1, 0],
+                              [PRIOR, PRIOR], [-1, -1], n)
+
+
+@pytest.mark.parametrize("preset", ["elas_u4", "tfidf_lr", "tfidf_nb"])
+def test_round_ranks_relevant_first_and_only_ranks_the_pool(preset):
+    X, gold = _corpus()
+    h = _priors(gold, len(gold))
+    res = run_round(X, h, load_preset(preset), round_rng(1, 0))
+    assert res.model == "classifier" and res.n_train == 2
+    assert len(res.ranking) == len(gold) - 2 and not set(res.ranking) & set(h.record_ids)
+    top = res.ranking[: gold.sum() - 1]
+    assert gold[top].mean() > 0.6  # random order would give ~0.1
+
+
+def test_same_seed_labels_and_preset_give_the_same_ranking():
+    X, gold = _corpus()
+    h = _priors(gold, len(gold))
+    p = load_preset("elas_u4")
+    a = run_round(X, h, p, round_rng(7, 3)).ranking
+    b = run_round(X, h, p, round_rng(7, 3)).ranking
+    assert np.array_equal(a, b)
+
+
+def test_cold_start_uses_similarity_then_random():
+    X, gold = _corpus()
+    h = History.from_lists([int(np.flatnonzero(gold)[0])], [1], [PRIOR], [-1], len(gold))
+    cold = np.where(gold == 1, 1.0, 0.0)
+    res = run_round(X, h, load_preset("elas_u4"), round_rng(0, 0), cold_scores=cold)
+    assert res.model == "cold" and gold[res.ranking[: gold.sum() - 1]].all()
+    res = run_round(X, History.empty(len(gold)), load_preset("elas_u4"), round_rng(0, 0))
+    assert res.model == "random" and sorted(res.ranking) == list(range(len(gold)))
+
+
+def test_loop_finds_relevant_far_earlier_than_random_and_resumes_identically():
+    X, gold = _corpus(300, seed=2)
+    p = load_preset("elas_u4")
+    oracle = lambda rows: gold[rows]  # noqa: E731
+    stop = lambda h: h.n_relevant == gold.sum()  # noqa: E731
+    full = run_loop(X, _priors(gold, len(gold)), p, 5, oracle, 3, stop)
+    assert full.n_relevant == gold.sum()
+    assert len(full) < 0.4 * len(gold)  # random order needs ~all records to find the last one
+    assert set(full.origins[2:]) == {RANKED}
+    # stop after 4 rounds, then resume from round 4: identical to the uninterrupted run
+    part = run_loop(X, _priors(gold, len(gold)), p, 5, oracle, 3, lambda h: len(h) >= 2 + 12)
+    resumed = run_loop(X, part, p, 5, oracle, 3, stop, first_round=4)
+    assert np.array_equal(resumed.record_ids, full.record_ids)
+
+
+def test_labeller_that_returns_nothing_ends_the_loop():
+    X, gold = _corpus()
+    h = run_loop(X, _priors(gold, len(gold)), load_preset("elas_u4"), 0, lambda rows: [], 5, lambda h: False)
+    assert len(h) == 2
