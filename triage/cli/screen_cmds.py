@@ -1,3 +1,240 @@
-"""screen_cmds: commands (see triage.cli.main)."""
+"""Screening rounds from the terminal: `triage rank`, `triage next`, `triage screen`."""
 
-from triage.cli.main import cli  # noqa: F401
+from __future__ import annotations
+
+import csv
+import getpass
+import sys
+import textwrap
+import threading
+
+import click
+
+from triage.cli.main import cli
+from triage.store.project import Project
+
+
+def _reviewer(name: str | None) -> str:
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except Exception:  # getuser raises various errors when no user name is set
+        return "reviewer"
+
+
+def _progress(label: str):
+    """A click progress-bar callback factory for long feature computations (stderr)."""
+    state = {}
+
+    def update(done: int, total: int) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            bar = click.progressbar(length=total, label=label, file=sys.stderr)
+            bar.__enter__()
+            state["bar"] = bar
+        bar.update(done - bar.pos)
+        if done >= total:
+            bar.__exit__(None, None, None)
+            state.pop("bar")
+
+    return update
+
+
+def _summary_line(project: Project) -> str:
+    """The stopping report's one-line summary, once a ranking exists."""
+    try:
+        from triage.report.summary import one_line_summary
+    except ImportError:  # stopping/report layer not installed in this build
+        return ""
+    rnd = project.latest_round()
+    if rnd is None:
+        return ""
+    return one_line_summary(project.history(), rnd.scores)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--preset", default=None, help="Model preset (default: the project's, see `triage presets`).")
+@click.option("--json", "as_json", is_flag=True, help="Print the round as JSON.")
+def rank(directory: str, preset: str | None, as_json: bool) -> None:
+    """Retrain on the current labels and rerank the unscreened pool."""
+    from triage.learn.session import rank_project
+
+    with Project.open(directory) as project:
+        rnd, result = rank_project(project, preset, progress=_progress("Embedding records"))
+        info = {"round": rnd.id, "preset": rnd.preset, "model": result.model, "n_train": rnd.n_train,
+                "included": rnd.n_included, "excluded": rnd.n_excluded, "pool": len(rnd.record_ids),
+                "seconds": round(rnd.seconds, 3)}
+        if as_json:
+            import json
+
+            click.echo(json.dumps(info))
+        else:
+            how = {"classifier": "trained on", "cold": "ranked by similarity to the question; labelled",
+                   "random": "random order (no question or labels yet); labelled"}[result.model]
+            click.echo(f"Round {rnd.id} ({rnd.preset}): {how} {rnd.n_train} records "
+                       f"({rnd.n_included} relevant); {len(rnd.record_ids)} in the pool.")
+            line = _summary_line(project)
+            if line:
+                click.echo(line)
+
+
+@cli.command("next")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("-n", "n", default=20, show_default=True, type=click.IntRange(min=1), help="Records in the batch.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="CSV file (default: stdout).")
+@click.option("--preset", default=None, help="Model preset (default: the project's).")
+def next_batch(directory: str, n: int, out: str | None, preset: str | None) -> None:
+    """The next N records to screen as CSV: record_id,title,abstract,score,label,round.
+
+    Fill the label column (include / exclude / maybe, or 1 / 0, y / n; empty = not screened yet)
+    and read it back with `triage label DIR FILE`. Retrains first if labels changed."""
+    from triage.io.writers import safe_cell
+    from triage.learn.session import next_records
+
+    with Project.open(directory) as project:
+        rnd, ids, scores = next_records(project, n, preset, progress=_progress("Embedding records"))
+        records = project.records(ids)
+    fh = open(out, "w", newline="", encoding="utf-8") if out else sys.stdout
+    try:
+        w = csv.writer(fh)
+        w.writerow(["record_id", "title", "abstract", "score", "label", "round"])
+        for r, s in zip(records, scores):
+            w.writerow([r.id, safe_cell(r.title), safe_cell(r.abstract), f"{s:.6g}", "", rnd.id])
+    finally:
+        if out:
+            fh.close()
+    if out:
+        click.echo(f"Wrote {len(records)} records (round {rnd.id}) to {out}", err=True)
+
+
+_KEYS = {"i": "include", "e": "exclude", "m": "maybe"}
+_HELP = "[i]nclude  [e]xclude  [m]aybe  [s]kip  [n]ote  [u]ndo  [q]uit"
+
+
+class _BackgroundRanker:
+    """Retrains in a thread (with its own database connection) while the reviewer goes on
+    screening from the previous ranking."""
+
+    def __init__(self, directory: str, preset: str | None):
+        self.directory, self.preset = directory, preset
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        if self.thread is not None and self.thread.is_alive():
+            return
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        from triage.learn.session import rank_project
+
+        try:
+            with Project.open(self.directory) as p:
+                rank_project(p, self.preset)
+        except BaseException as e:  # reported to the reviewer by the UI thread
+            self.error = e
+
+    def wait(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+
+
+def _show(project: Project, rid: int, score: float, screened: int, found: int, summary: str) -> None:
+    r = project.records([rid])[0]
+    width = min(100, click.get_terminal_size()[0] if hasattr(click, "get_terminal_size") else 100)
+    click.clear()
+    click.secho(f"Screened {screened} | found {found}" + (f" | {summary}" if summary else ""), fg="cyan")
+    click.echo("-" * width)
+    click.secho(textwrap.fill(r.title or "(no title)", width), bold=True)
+    meta = " · ".join(str(x) for x in (r.year, r.journal, f"record {r.id}", f"score {score:.3g}") if x)
+    click.secho(meta, dim=True)
+    if r.keywords:
+        click.echo("Keywords: " + "; ".join(r.keywords))
+    click.echo()
+    click.echo(textwrap.fill(r.abstract, width) if r.abstract else "(no abstract)")
+    click.echo("-" * width)
+    click.echo(_HELP)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--retrain-every", default=10, show_default=True, type=click.IntRange(min=1),
+              help="Retrain (in the background) after this many labels.")
+@click.option("--preset", default=None, help="Model preset (default: the project's).")
+@click.option("--reviewer", default=None, help="Name stored with each label (default: OS user).")
+def screen(directory: str, retrain_every: int, preset: str | None, reviewer: str | None) -> None:
+    """Interactive screening in the terminal. Every label is saved the moment you press a key."""
+    from triage.learn.session import current_ranking
+
+    reviewer = _reviewer(reviewer)
+    ranker = _BackgroundRanker(directory, preset)
+    with Project.open(directory) as project:
+        rnd = current_ranking(project, preset, progress=_progress("Embedding records"))
+        skipped: set[int] = set()
+        undo_stack: list[int] = []
+        since_retrain = 0
+        while True:
+            latest = project.latest_round()
+            if latest is not None and latest.id != rnd.id:
+                rnd = latest  # a background round finished: switch to its ranking
+            if ranker.error is not None:
+                raise ranker.error
+            labels = project.current_labels()
+            queue = [(int(i), float(s)) for i, s in zip(rnd.record_ids, rnd.scores)
+                     if int(i) not in labels and int(i) not in skipped]
+            if not queue:
+                click.echo("No unscreened records left in this ranking.")
+                break
+            rid, score = queue[0]
+            counts = project.counts()
+            _show(project, rid, score, counts["labelled"], counts["included"] + counts["maybe"], _summary_line(project))
+            key = click.getchar().lower()
+            if key in _KEYS:
+                project.add_labels([(rid, _KEYS[key])], reviewer=reviewer, origin="ranked", round_id=rnd.id)
+                undo_stack.append(rid)
+                since_retrain += 1
+            elif key == "s":
+                skipped.add(rid)
+            elif key == "n":
+                note = click.prompt("Note", default="", show_default=False)
+                current = labels.get(rid)
+                if current is None:
+                    label = click.prompt("Label", type=click.Choice(list(_KEYS.values())))
+                else:
+                    label = current
+                project.add_labels([(rid, label)], reviewer=reviewer, origin="ranked", round_id=rnd.id, note=note)
+                undo_stack.append(rid)
+                since_retrain += 1
+            elif key == "u":
+                if undo_stack:
+                    last = undo_stack.pop()
+                    project.add_labels([(last, None)], reviewer=reviewer, origin="ranked", round_id=rnd.id)
+                    skipped.discard(last)
+                    # show it again first
+                    rnd = _put_first(rnd, last)
+            elif key == "q":
+                break
+            if since_retrain >= retrain_every:
+                since_retrain = 0
+                ranker.start()
+        ranker.wait()
+        counts = project.counts()
+        click.echo(f"Saved. Screened {counts['labelled']}, found {counts['included'] + counts['maybe']}.")
+        line = _summary_line(project)
+        if line:
+            click.echo(line)
+
+
+def _put_first(rnd, record_id: int):
+    """A copy of the round whose ranking starts with `record_id` (to re-show an undone record)."""
+    import dataclasses
+
+    import numpy as np
+
+    keep = rnd.record_ids != record_id
+    score = rnd.scores[~keep][:1]
+    return dataclasses.replace(rnd, record_ids=np.concatenate([[record_id], rnd.record_ids[keep]]),
+                               scores=np.concatenate([score if len(score) else [np.nan], rnd.scores[keep]]))
