@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -52,7 +53,7 @@ def import_cmd(directory: Path, files: tuple[Path, ...], as_json: bool) -> None:
         for path in files:
             size = path.stat().st_size if path.is_file() else 0
             if size > PROGRESS_BAR_BYTES:
-                with click.progressbar(length=size, label=f"Reading {path.name}", file=click.get_text_stream("stderr")) as bar:
+                with click.progressbar(length=size, label=f"Reading {path.name}", file=sys.stderr) as bar:
                     state = {"done": 0}
 
                     def progress(done: int, total: int) -> None:
