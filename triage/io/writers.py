@@ -16,10 +16,9 @@ CSV_COLUMNS = ("record_id", "title", "abstract", "authors", "year", "journal", "
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: RIS tags the writer fills from the record itself; any other two-character tag kept from an
 #: imported RIS file is written back as it was.
-_RIS_OWN = {"TY", "TI", "T1", "AB", "N2", "AU", "A1", "PY", "Y1", "JO", "JF", "T2", "DO", "KW", "AN", "ER"}
+_RIS_OWN = {"TY", "TI", "T1", "AB", "N2", "AU", "A1", "PY", "Y1", "JO", "JF", "T2", "DO", "KW", "ER"}
 _RIS_TAG = re.compile(r"^[A-Z][A-Z0-9]$")
-_RIS_TYPES = {"ABST", "BOOK", "CHAP", "CONF", "CPAPER", "EJOUR", "GEN", "JOUR", "MGZN", "NEWS", "RPRT",
-              "THES", "UNPB", "ELEC", "DATA", "PAT", "STAT", "SER", "INPR"}
+_RIS_TYPE = re.compile(r"^[A-Z]{2,6}$")
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,9 @@ def _original_ris_tags(fields: dict) -> list[tuple[str, str]]:
 
 
 def write_ris(rows: Iterable[ExportRow], out: TextIO) -> int:
-    """Write RIS (TY, TI, AB, AU, PY, JO, DO, AN = PMID, KW, original tags, N1 label/note/reason).
+    """Write RIS: TY, TI, AU, PY, JO, AB, DO, KW, the other tags of an imported RIS entry, then N1 lines
+    `PMID: <pmid>` (RIS has no PMID tag; triage's RIS reader looks for it there),
+    `triage: <label>`, `triage note: ...`, `triage reason: ...`.
 
     Returns the number of records written."""
     n = 0
@@ -76,14 +77,18 @@ def write_ris(rows: Iterable[ExportRow], out: TextIO) -> int:
         ty = r.fields.get("TY", "")
         ty = ty[0] if isinstance(ty, list) and ty else ty
         ty = str(ty).strip().upper()
-        lines = [("TY", ty if ty in _RIS_TYPES else "JOUR")]
+        lines = [("TY", ty if _RIS_TYPE.match(ty) else "JOUR")]
         lines.append(("TI", r.title))
         lines += [("AU", a) for a in r.authors]
         if r.year is not None:
             lines.append(("PY", str(r.year)))
-        lines += [("JO", r.journal), ("AB", r.abstract), ("DO", r.doi), ("AN", r.pmid)]
+        lines += [("JO", r.journal), ("AB", r.abstract), ("DO", r.doi)]
         lines += [("KW", k) for k in r.keywords]
-        lines += _original_ris_tags(r.fields)
+        ours = (f"PMID: {r.pmid}", "triage: ", "triage note: ", "triage reason: ")
+        lines += [(t, v) for t, v in _original_ris_tags(r.fields)  # not the N1 lines of an earlier export
+                  if not (t == "N1" and v.startswith(ours))]
+        if r.pmid:
+            lines.append(("N1", f"PMID: {r.pmid}"))
         if r.label is not None:
             lines.append(("N1", f"triage: {r.label}"))
         if r.note:
