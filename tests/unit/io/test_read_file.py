@@ -115,3 +115,11 @@ def test_file_sha256(exports):
     import hashlib
     p = exports / "pubmed.nbib"
     assert file_sha256(p) == hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def test_bundled_sample_data_reads_with_labels():
+    from pathlib import Path
+    p = Path(__file__).resolve().parents[3] / "data" / "van_de_Schoot_2018_sample.csv"
+    fmt, recs = read_file(p)
+    assert fmt == "csv" and len(recs) == 500
+    assert sum(r.label == "include" for r in recs) == 38 and sum(r.label == "exclude" for r in recs) == 462
