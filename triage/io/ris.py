@@ -4,7 +4,7 @@ Own line parser rather than `rispy`: on real exports rispy (0.10) silently drops
 of a file with a UTF-8 BOM and the last record of a file without a final `ER` (Scopus, Zotero,
 truncated downloads), returns nothing for an empty file, keeps only the last value of repeated
 non-list tags, and gives no line numbers for error messages. The tests check that both readers
-agree on the files rispy does read (tests/unit/io/test_ris.py).
+agree on the files rispy does read (tests/unit/io/test_ris_reader.py).
 
 Tag lines are `XY  - value` (one to three spaces before the dash, tolerated); a line without a
 tag continues the previous tag's value; `TY` opens and `ER` closes a record.
