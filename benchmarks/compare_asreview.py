@@ -1,0 +1,167 @@
+"""Run ASReview 3 (ELAS u4) and triage on the same datasets, priors and seeds; compare.
+
+ASReview lives in its own virtualenv (never a dependency of triage):
+
+    python3 -m venv /work/venvs/asreview && /work/venvs/asreview/bin/pip install asreview==3.0.8
+
+For every dataset x seed: the prior rows are drawn once with triage's rule
+(`triage.simulate.simulate.draw_priors`: 1 relevant + 1 irrelevant, `default_rng(seed)`) and
+given to both tools by row number. Both stop at the last relevant record (ASReview's default
+when `--n-stop` is not given; triage's default `stop="last_relevant"`). Both runs are timed as
+whole command lines (interpreter start, reading, features, loop, writing), and each tool's
+labelling order is scored with the SAME function, `triage.simulate.metrics.metrics_from_order`
+(priors excluded from N and R for both).
+
+    asreview simulate DATA --ai elas_u4 --prior-idx I J --seed S --output RUN.asreview
+    triage simulate DATA --preset elas_u4 --prior-ids I,J --seed S --out RUN_DIR
+
+Usage:
+    python benchmarks/compare_asreview.py --datasets Donners_2021 --seeds 1 \
+        --out benchmarks/results/simulation_vs_asreview
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from triage.simulate.benchmark import find_datasets, parse_seeds
+from triage.simulate.data import load_labelled
+from triage.simulate.metrics import metrics_from_order
+from triage.simulate.simulate import draw_priors
+
+DEFAULT_ASREVIEW = "/work/venvs/asreview/bin/asreview"
+DATA_DIR = "/work/shared/data/benchmarks"
+METRICS = ("wss_95", "wss_100", "recall_10", "atd", "loss", "n_for_95", "n_for_100")
+
+
+def asreview_order(project: Path) -> tuple[list[int], int]:
+    """(dataset rows in labelling order, priors first; number of records) from a .asreview file
+    (a zip holding results.db: `results` in insertion order, `record` maps record_id -> row)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with zipfile.ZipFile(project) as z:
+            z.extract("results.db", tmp)
+        con = sqlite3.connect(Path(tmp) / "results.db")
+        try:
+            row_of = dict(con.execute("SELECT record_id, dataset_row FROM record"))
+            ids = [r for (r,) in con.execute("SELECT record_id FROM results ORDER BY rowid")]
+        finally:
+            con.close()
+    return [int(row_of[i]) for i in ids], len(row_of)
+
+
+def run_asreview(exe: str, data: Path, priors: list[int], seed: int, work: Path) -> tuple[list[int], float, int]:
+    out = work / f"{data.stem}_s{seed}.asreview"
+    out.unlink(missing_ok=True)
+    cmd = [exe, "simulate", str(data), "--ai", "elas_u4", "--prior-idx", *map(str, priors),
+           "--seed", str(seed), "--output", str(out)]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+    wall = time.perf_counter() - t0
+    order, n = asreview_order(out)
+    return order, wall, n
+
+
+def run_triage(data: Path, priors: list[int], seed: int, work: Path, preset: str) -> tuple[list[int], float]:
+    out = work / f"{data.stem}_s{seed}_triage"
+    exe = shutil.which("triage") or str(Path(sys.executable).parent / "triage")
+    cmd = [exe, "simulate", str(data), "--preset", preset, "--prior-ids", ",".join(map(str, priors)),
+           "--seed", str(seed), "--out", str(out)]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=work)
+    wall = time.perf_counter() - t0
+    with open(out / "history.csv", newline="", encoding="utf-8") as f:
+        order = [int(r["row"]) for r in csv.DictReader(f)]
+    return order, wall
+
+
+def compare(datasets: dict[str, Path], seeds: list[int], exe: str, work: Path, preset: str) -> list[dict]:
+    rows = []
+    for name, path in datasets.items():
+        gold = load_labelled(path).gold
+        for seed in seeds:
+            priors = draw_priors(gold, 1, 1, seed).tolist()
+            a_order, a_wall, a_n = run_asreview(exe, path, priors, seed, work)
+            if a_n != len(gold):
+                raise SystemExit(f"{name}: ASReview read {a_n} records, triage {len(gold)}")
+            if sorted(a_order[:2]) != sorted(priors):
+                raise SystemExit(f"{name}: ASReview's first labels {a_order[:2]} are not the priors {priors}")
+            t_order, t_wall = run_triage(path, priors, seed, work, preset)
+            for tool, order, wall in (("asreview-3.0.8 elas_u4", a_order, a_wall),
+                                      (f"triage {preset}", t_order, t_wall)):
+                m = metrics_from_order(order, gold, priors).to_dict()
+                rows.append({"dataset": name, "seed": seed, "tool": tool, "priors": " ".join(map(str, priors)),
+                             **m, "wall_seconds": round(wall, 2)})
+            print(f"{name} seed {seed}: asreview {a_wall:.1f} s, triage {t_wall:.1f} s", file=sys.stderr)
+    return rows
+
+
+def _mean(xs):
+    xs = [x for x in xs if x is not None and not (isinstance(x, float) and np.isnan(x))]
+    return statistics.fmean(xs) if xs else float("nan")
+
+
+def markdown(rows: list[dict]) -> str:
+    tools = list(dict.fromkeys(r["tool"] for r in rows))
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    seeds = sorted({r["seed"] for r in rows})
+    cols = METRICS + ("wall_seconds",)
+    lines = ["# triage vs ASReview 3 (ELAS u4): same datasets, priors and seeds", "",
+             f"Seeds {', '.join(map(str, seeds))}; priors 1 relevant + 1 irrelevant drawn with "
+             "triage's `draw_priors(gold, 1, 1, seed)` and passed to both tools by row number; both stop "
+             "at the last relevant record. Metrics from each tool's labelling order with "
+             "`triage.simulate.metrics` (priors excluded). Wall seconds: the whole command line. "
+             "Values are means over seeds.", "",
+             "| dataset | tool | " + " | ".join(cols) + " |", "|---|---|" + "---:|" * len(cols)]
+    for d in datasets:
+        for t in tools:
+            sel = [r for r in rows if r["dataset"] == d and r["tool"] == t]
+            lines.append(f"| {d} | {t} | " + " | ".join(f"{_mean([r[c] for r in sel]):.3f}" for c in cols) + " |")
+    lines += ["", "## Mean over datasets", "", "| tool | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    for t in tools:
+        per_d = [[_mean([r[c] for r in rows if r["dataset"] == d and r["tool"] == t]) for c in cols] for d in datasets]
+        lines.append(f"| {t} | " + " | ".join(f"{_mean([v[i] for v in per_d]):.3f}" for i in range(len(cols))) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-dir", default=DATA_DIR)
+    ap.add_argument("--datasets", default=None, help="comma-separated names (default: all in --data-dir)")
+    ap.add_argument("--seeds", default="1")
+    ap.add_argument("--asreview", default=DEFAULT_ASREVIEW, help="the asreview executable of its own venv")
+    ap.add_argument("--preset", default="elas_u4", help="triage preset to compare")
+    ap.add_argument("--work-dir", default=None, help="where project files go (default: a temporary folder)")
+    ap.add_argument("--out", default="benchmarks/results/simulation_vs_asreview",
+                    help="writes OUT.csv (one row per tool x dataset x seed) and OUT.md")
+    args = ap.parse_args(argv)
+    names = [d for d in args.datasets.split(",")] if args.datasets else None
+    datasets = find_datasets(args.data_dir, names)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(args.work_dir or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        rows = compare(datasets, parse_seeds(args.seeds), args.asreview, work, args.preset)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.with_suffix(".csv"), "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    out.with_suffix(".md").write_text(markdown(rows), encoding="utf-8")
+    print(json.dumps({"rows": len(rows), "csv": str(out.with_suffix(".csv")), "md": str(out.with_suffix(".md"))}))
+
+
+if __name__ == "__main__":
+    main()
