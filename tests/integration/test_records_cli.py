@@ -199,8 +199,17 @@ def test_export_reimports_to_the_same_records(tmp_path, fmt):
         labels = p.current_labels()
         assert p.duplicate_groups() == []
     assert [_fields(r) for r in again] == [_fields(r) for r in originals]
-    if fmt == "csv":  # the label column comes back as prior labels
-        assert {[r.id for r in again].index(rid): label for rid, label in labels.items()} == src_labels
+    # labels come back as prior labels (CSV: label column; RIS: `N1  - triage: include`)
+    assert {[r.id for r in again].index(rid): label for rid, label in labels.items()} == src_labels
+
+
+def test_neutralised_csv_cells_read_back_unchanged(tmp_path, make_project):
+    d = make_project(tmp_path, [Record(title="-2 dB hearing loss in adults after noise", abstract="=SUM(A1)")])
+    out = tmp_path / "out.csv"
+    run("export", d, "--format", "csv", "--out", out)
+    assert "'-2 dB" in out.read_text(encoding="utf-8")
+    _, back = read_file(out)
+    assert (back[0].title, back[0].abstract) == ("-2 dB hearing loss in adults after noise", "=SUM(A1)")
 
 
 # -- duplicates -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import html
 import re
 import unicodedata
 
-_DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.I)
+_DOI_PREFIX = re.compile(r"^(?:(?:https?://)?(?:dx\.)?doi\.org/|doi:?\s*)", re.I)
 _TAGS = re.compile(r"<[^>]+>")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _PMID = re.compile(r"\d{1,9}")

@@ -17,7 +17,7 @@ from typing import Iterable, Iterator
 from urllib.parse import unquote
 
 from triage.errors import ImportFormatError
-from triage.io.record import Record
+from triage.io.record import LABELS, Record
 
 TAG_LINE = re.compile(r"^([A-Z][A-Z0-9]) {1,3}-(?:[ \t]+(.*?))?\s*$")
 
@@ -100,13 +100,22 @@ def record_from_fields(fields: dict, position: int, line: int | None) -> Record:
     for n in values(fields, "N1"):
         m = _ASREVIEW.search(n)
         if m:
-            label, note = _ASREVIEW_LABEL[m.group(1)], ""
+            label = _ASREVIEW_LABEL[m.group(1)]
+        m = _TRIAGE.match(n.strip())  # written by `triage export`
+        if m:
+            if m.group(1) == "note":
+                note = m.group(2).strip()
+            elif m.group(2).strip() in LABELS:
+                label = m.group(2).strip()
     year = next((y for y in (parse_year(v) for t in YEAR_TAGS for v in values(fields, t)) if y), None)
     return Record(
         title=first(fields, TITLE_TAGS), abstract=first(fields, ABSTRACT_TAGS),
         authors=[a.strip() for a in authors if a.strip()], year=year, journal=first(fields, JOURNAL_TAGS),
         doi=doi, pmid=pmid, keywords=[k.strip() for k in values(fields, "KW") if k.strip()],
         fields=fields, position=position, line=line, label=label, note=note)
+
+
+_TRIAGE = re.compile(r"^triage(?: (note|reason))?:\s*(.*)$")
 
 
 def iter_tagged(lines: Iterable[tuple[int, str]], path: str) -> Iterator[tuple[dict, int, bool]]:

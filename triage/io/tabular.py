@@ -13,6 +13,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 from triage.errors import ImportFormatError
 from triage.io.record import Record
 from triage.io.ris import parse_year
+from triage.io.writers import restore_cell
 
 #: Canonical field -> accepted column names (after `normalise_header`), in order of preference.
 COLUMNS = {
@@ -102,7 +103,7 @@ def rows_to_records(rows: Iterable[tuple[list[str], int | None, int]], path: str
         cells = list(cells) + [""] * (len(header) - len(cells))
 
         def get(key: str) -> str:
-            return cells[cols[key]].strip() if key in cols else ""
+            return restore_cell(cells[cols[key]].strip()) if key in cols else ""
 
         fields = {names[i]: cells[i] for i in range(len(header))}
         label = parse_label(get("label"), path, where, at) if "label" in cols else None

@@ -46,6 +46,11 @@ def neutralise_cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
+def restore_cell(value: str) -> str:
+    """Inverse of `neutralise_cell` for files triage exported (reading them back)."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA_START) else value
+
+
 def _one_line(value) -> str:
     return " ".join(str(value).split())
 

@@ -123,3 +123,11 @@ def test_bundled_sample_data_reads_with_labels():
     fmt, recs = read_file(p)
     assert fmt == "csv" and len(recs) == 500
     assert sum(r.label == "include" for r in recs) == 38 and sum(r.label == "exclude" for r in recs) == 462
+
+
+def test_doi_prefix_variants_normalise_to_the_same_key():
+    from triage.io.dedup import normalise_doi
+
+    for d in ("doi.org/10.1/X", "DOI 10.1/x", "doi:10.1/x", "https://dx.doi.org/10.1/x", "10.1/x.", " 10.1/X "):
+        assert normalise_doi(d) == "10.1/x"
+    assert normalise_doi("not a doi") == ""
