@@ -70,7 +70,8 @@ def _write_history(res, gold, path: Path) -> None:
               help="Write history.csv, metrics.json and recall.png here.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
-              help="Embedding cache (default: $TRIAGE_CACHE/features or ~/.cache/triage/features).")
+              help="Feature cache folder; embeddings go to its embeddings/ subfolder "
+                   "(default: $TRIAGE_CACHE/features or ~/.cache/triage/features).")
 def simulate_cmd(data, preset, seed, prior_included, prior_excluded, prior_ids, batch_size, stop_after,
                  out, as_json, cache_dir):
     """Replay a fully labelled DATA file (any format `triage import` reads) with its labels as
@@ -149,7 +150,8 @@ def _print_table(r: dict, out) -> None:
 @click.option("--prior-excluded", type=int, default=1, show_default=True)
 @click.option("--jobs", type=int, default=1, show_default=True, help="Parallel processes (local).")
 @click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786): run on that cluster.")
-@click.option("--cache-dir", type=click.Path(file_okay=False), default=None, help="Embedding cache.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+              help="Feature cache folder (embeddings in its embeddings/ subfolder), e.g. /work/cache.")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
 def benchmark_cmd(data_dir, datasets, presets, seeds, prior_included, prior_excluded, jobs, scheduler,
                   cache_dir, out):

@@ -51,7 +51,7 @@ class SimulationResult:
     pool_probabilities: np.ndarray | None
     preset: str
     seed: int
-    batch_size: int
+    batch_size: int | None  # None: the preset's batch size / growth
     stop: str | int
     extra: dict = field(default_factory=dict)
 
@@ -91,9 +91,9 @@ def simulate_matrix(X, gold, preset: Preset, seed: int, prior_included: int = 1,
     if n != len(gold):
         raise SimulationError(f"{n} feature rows but {len(gold)} gold labels")
     stop = check_stop(stop)
-    batch = int(batch_size or preset.batch_size or 1)
-    if batch < 1:
+    if batch_size is not None and int(batch_size) < 1:
         raise SimulationError("batch size must be at least 1")
+    batch = int(batch_size) if batch_size is not None else None  # None: the preset's batch_for
     if prior_ids is not None:
         priors = np.asarray(list(prior_ids), dtype=np.int64)
         if len(np.unique(priors)) != len(priors) or (priors < 0).any() or (priors >= n).any():
@@ -154,8 +154,8 @@ def simulate(texts: list[str], gold, preset: Preset, seed: int, prior_included: 
 
     Priors: `prior_ids` (row numbers, 0-based) if given, else `prior_included` relevant and
     `prior_excluded` irrelevant rows drawn with `default_rng(seed)`. `batch_size`: records
-    labelled per round (default: the preset's). `stop`: "last_relevant" (default), "all", or a
-    number of records to screen. `cache_dir`/`embedder`: passed to `build_features`.
+    labelled per round (default None: the preset's `batch_size` / `batch_growth`). `stop`:
+    "last_relevant" (default), "all", or a number of records to screen. `cache_dir`/`embedder`: passed to `build_features`.
     Returns a SimulationResult whose seconds split features and loop wall time.
     """
     t0 = time.perf_counter()
