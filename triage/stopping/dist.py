@@ -17,7 +17,7 @@ def _log_comb(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return gammaln(a + 1) - gammaln(b + 1) - gammaln(a - b + 1)
 
 
-def hypergeom_cdf(k, M, K, n, stop_above: float | None = None) -> np.ndarray:
+def hypergeom_cdf(k, M, K, n, stop_above: float | None = None, mid_p: bool = False) -> np.ndarray:
     """P(X <= k) for X ~ Hypergeometric(population M, K successes in it, n draws).
 
     Arguments broadcast together (integers). Out-of-support values follow the distribution's
@@ -27,6 +27,8 @@ def hypergeom_cdf(k, M, K, n, stop_above: float | None = None) -> np.ndarray:
     stop_above: when given, summation stops for a value as soon as the partial sum reaches it,
     so values >= stop_above are returned as some number >= stop_above (not exact). Values below
     it are exact. Used when only "p < alpha" and the minimum below alpha matter.
+    mid_p: return the mid-p value P(X < k) + P(X = k) / 2 (Lancaster 1961) instead; for k at or
+    above min(n, K) it returns 1 (conservative).
     Returns float64 array of the broadcast shape.
     """
     k, M, K, n = (np.asarray(a, dtype=np.int64) for a in (k, M, K, n))
@@ -44,10 +46,12 @@ def hypergeom_cdf(k, M, K, n, stop_above: float | None = None) -> np.ndarray:
         kk, MM, KK, nn, jj = k[act], M[act], K[act], n[act], lo[act]
         log_term = _log_comb(KK, jj) + _log_comb(MM - KK, nn - jj) - _log_comb(MM, nn)
         log_sum = log_term.copy()
-        log_stop = np.log(stop_above) if stop_above is not None else np.inf
+        stop = stop_above if stop_above is not None else np.inf
+        half = 0.5 if mid_p else 0.0
         idx = np.arange(act.size)
         while idx.size:
-            done = (jj[idx] >= kk[idx]) | (log_sum[idx] >= log_stop)
+            # the (mid-)p partial sum S_j - half * t_j only grows with j, so it can stop early
+            done = (jj[idx] >= kk[idx]) | (np.exp(log_sum[idx]) - half * np.exp(log_term[idx]) >= stop)
             if done.any():
                 idx = idx[~done]
                 if not idx.size:
@@ -57,7 +61,7 @@ def hypergeom_cdf(k, M, K, n, stop_above: float | None = None) -> np.ndarray:
                               - np.log(j + 1) - np.log(MM[idx] - KK[idx] - nn[idx] + j + 1))
             log_sum[idx] = np.logaddexp(log_sum[idx], log_term[idx])
             jj[idx] = j + 1
-        out[act] = np.minimum(np.exp(log_sum), 1.0)
+        out[act] = np.minimum(np.exp(log_sum) - half * np.exp(log_term), 1.0)
     return out.reshape(shape)
 
 

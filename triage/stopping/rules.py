@@ -109,6 +109,13 @@ def statistical_rule(target: float = 0.95, confidence: float = 0.95) -> Rule:
                 lambda h, s: statistical_replay(h, target, confidence))
 
 
+@register("statistical_midp")
+def statistical_midp_rule(target: float = 0.95, confidence: float = 0.95) -> Rule:
+    check_target(target, confidence)
+    return Rule("statistical_midp", lambda h, p: statistical(h, target, confidence, mid_p=True),
+                lambda h, s: statistical_replay(h, target, confidence, mid_p=True))
+
+
 def consecutive_irrelevant_rule(n: int = 50) -> Rule:
     def replay(h: History, scores_at: ScoresAt | None) -> np.ndarray:
         n_prior, _, seq = split_prior(h)

@@ -24,7 +24,12 @@ Computation: extending a tail backwards over an irrelevant record lowers its p-v
 P(X_{n+1} <= k | N+1, K) = (1-q) P(X_n <= k | N, K) + q P(X_n <= k-1 | N, K-1) with
 P(X_n <= k-1 | N, K-1) <= P(X_n <= k | N, K)). So the minimum is attained by a tail that starts
 at the first screened record or right after a relevant one: only r + 1 tails are evaluated, not
-all n. `tests/unit/stopping` checks this against brute force.
+all n. `tests/unit/stopping` checks this against brute force. The same holds for mid-p values.
+
+Variant `mid_p=True` ("statistical_midp"): the tail p-value is the mid-p value
+P(X < k) + P(X = k) / 2 (Lancaster 1961), the usual correction for the conservativeness of exact
+discrete tests. It is not an exact guarantee (guarantee=False); its reliability is measured in
+benchmarks/results/stopping.md.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from triage.stopping.dist import hypergeom_cdf
 from triage.store.history import History
 
 NAME = "statistical"
+NAME_MIDP = "statistical_midp"
 ASSUMPTION = ("Every tail of the ranked screening sequence is no richer in relevant records than a "
               "random sample of the records unscreened when it began (true when the ranking works).")
 
@@ -59,14 +65,24 @@ def _tails(seq: np.ndarray, n_prior: int, r_prior: int, n_records: int):
     return k, n, urn, r_al
 
 
-def _pvalues(k, n, urn, K, stop_above: float | None = None) -> np.ndarray:
+def _pvalues(k, n, urn, K, stop_above: float | None = None, mid_p: bool = False) -> np.ndarray:
     """Hypergeometric p-values P(X <= k | urn, K, n); K > urn (H0 impossible) gives 0."""
+    k, n, urn, K = np.broadcast_arrays(*(np.asarray(a, dtype=np.int64) for a in (k, n, urn, K)))
     impossible = K > urn
-    p = hypergeom_cdf(k, urn, np.minimum(K, urn), n, stop_above=stop_above)
+    Kc = np.minimum(K, urn)
+    p = np.ones(k.shape)
+    if stop_above is not None and stop_above < 0.25:
+        # Only "p < stop_above" matters: a hypergeometric median lies within one of its mean, so
+        # k >= ceil(mean) gives P(X <= k) >= 1/2 (mid-p >= 1/4): skip those values (left at 1).
+        todo = k < np.ceil(n * Kc / np.maximum(urn, 1))
+    else:
+        todo = np.ones(k.shape, dtype=bool)
+    if todo.any():
+        p[todo] = hypergeom_cdf(k[todo], urn[todo], Kc[todo], n[todo], stop_above=stop_above, mid_p=mid_p)
     return np.where(impossible, 0.0, p)
 
 
-def statistical_pvalue(history: History, target: float = 0.95) -> tuple[float, int]:
+def statistical_pvalue(history: History, target: float = 0.95, mid_p: bool = False) -> tuple[float, int]:
     """(min p-value over tails, length of the tail attaining it); (1.0, 0) with nothing screened."""
     check_target(target)
     n_prior, r_prior, seq = split_prior(history)
@@ -75,12 +91,12 @@ def statistical_pvalue(history: History, target: float = 0.95) -> tuple[float, i
     r_seen = r_prior + int(seq.sum())
     k, n, urn, r_al = _tails(seq, n_prior, r_prior, history.n_records)
     K = min_total_for_miss(r_seen, target) - r_al
-    p = _pvalues(k, n, urn, K)
+    p = _pvalues(k, n, urn, K, mid_p=mid_p)
     i = int(np.argmin(p))
     return float(p[i]), int(n[i])
 
 
-def remaining_upper_bound(history: History, confidence: float = 0.95) -> int:
+def remaining_upper_bound(history: History, confidence: float = 0.95, mid_p: bool = False) -> int:
     """Upper confidence bound U on the relevant records left in the pool, by inverting the test.
 
     U is the largest count not rejected: min over tails of P(X <= k_t | N_t, k_t + U, n_t) >= alpha.
@@ -97,7 +113,7 @@ def remaining_upper_bound(history: History, confidence: float = 0.95) -> int:
     k, n, urn, _ = _tails(seq, n_prior, r_prior, history.n_records)
 
     def rejected(U: int) -> bool:
-        return bool(_pvalues(k, n, urn, k + U, stop_above=alpha).min() < alpha)
+        return bool(_pvalues(k, n, urn, k + U, stop_above=alpha, mid_p=mid_p).min() < alpha)
 
     if not rejected(pool):
         return pool
@@ -111,7 +127,8 @@ def remaining_upper_bound(history: History, confidence: float = 0.95) -> int:
     return lo
 
 
-def more_irrelevant_needed(history: History, target: float = 0.95, confidence: float = 0.95) -> int | None:
+def more_irrelevant_needed(history: History, target: float = 0.95, confidence: float = 0.95,
+                           mid_p: bool = False) -> int | None:
     """How many more consecutive irrelevant screened records would make the rule stop.
 
     0 when it stops now; None when even screening the whole pool as irrelevant would not (cannot
@@ -130,7 +147,7 @@ def more_irrelevant_needed(history: History, target: float = 0.95, confidence: f
     K = min_total_for_miss(r_seen, target) - r_al
 
     def stops(j: int) -> bool:
-        return bool(_pvalues(k, n + j, urn, K, stop_above=alpha).min() < alpha)
+        return bool(_pvalues(k, n + j, urn, K, stop_above=alpha, mid_p=mid_p).min() < alpha)
 
     if stops(0):
         return 0
@@ -146,7 +163,7 @@ def more_irrelevant_needed(history: History, target: float = 0.95, confidence: f
     return hi
 
 
-def statistical(history: History, target: float = 0.95, confidence: float = 0.95) -> RuleResult:
+def statistical(history: History, target: float = 0.95, confidence: float = 0.95, mid_p: bool = False) -> RuleResult:
     """Callaghan & Müller-Hansen (2020) hypergeometric stopping rule (see module docstring).
 
     Returns a RuleResult with guarantee=True, recall_lower = r_seen / (r_seen + U) where U is the
@@ -157,14 +174,15 @@ def statistical(history: History, target: float = 0.95, confidence: float = 0.95
     alpha = 1.0 - confidence
     n_prior, r_prior, seq = split_prior(history)
     r_seen = r_prior + int(seq.sum())
+    name, guarantee = (NAME_MIDP, False) if mid_p else (NAME, True)
     if history.n_pool == 0:
-        return RuleResult(NAME, True, True, 1.0, 1.0, 1.0, confidence, 0.0,
+        return RuleResult(name, True, True, 1.0, 1.0, 1.0, confidence, 0.0,
                           {"p_value": 0.0, "tail_length": len(seq), "r_seen": r_seen, "remaining_upper": 0,
                            "more_irrelevant_needed": 0},
                           ASSUMPTION, "Every record has been screened: recall is 100 %.")
-    p, tail = statistical_pvalue(history, target)
-    U = remaining_upper_bound(history, confidence)
-    more = more_irrelevant_needed(history, target, confidence)
+    p, tail = statistical_pvalue(history, target, mid_p)
+    U = remaining_upper_bound(history, confidence, mid_p)
+    more = more_irrelevant_needed(history, target, confidence, mid_p)
     stop = p < alpha
     lower = r_seen / (r_seen + U) if r_seen > 0 else None
     extra = {"p_value": p, "tail_length": tail, "r_seen": r_seen, "remaining_upper": U,
@@ -180,10 +198,13 @@ def statistical(history: History, target: float = 0.95, confidence: float = 0.95
                     else "screening cannot yet be stopped")
         summary = (f"Continue: p = {p:.3g} for recall below {pct(target)} (needs < {alpha:.2g}); "
                    f"{more_txt}.")
-    return RuleResult(NAME, stop, True, None, lower, None, confidence, None, extra, ASSUMPTION, summary)
+    if mid_p:
+        summary += " Mid-p variant: approximate, no exact guarantee."
+    return RuleResult(name, stop, guarantee, None, lower, None, confidence, None, extra, ASSUMPTION, summary)
 
 
-def statistical_replay(history: History, target: float = 0.95, confidence: float = 0.95) -> np.ndarray:
+def statistical_replay(history: History, target: float = 0.95, confidence: float = 0.95,
+                       mid_p: bool = False) -> np.ndarray:
     """Whether the rule stops after each prefix: bool array of shape (len(history) + 1,), entry k
     for `history.at(k)`. Vectorised over prefixes (one pass per candidate tail start).
 
@@ -198,7 +219,7 @@ def statistical_replay(history: History, target: float = 0.95, confidence: float
     n_prior = int(prior.sum())
     if n_prior and not prior[:n_prior].all():
         for kk in range(1, L + 1):
-            out[kk] = statistical_pvalue(history.at(kk), target)[0] < alpha
+            out[kk] = statistical_pvalue(history.at(kk), target, mid_p)[0] < alpha
         return out
     r_prior = int(history.labels[:n_prior].sum())
     seq = history.labels[n_prior:].astype(np.int64)
@@ -217,7 +238,7 @@ def statistical_replay(history: History, target: float = 0.95, confidence: float
         n = ee - s
         urn = N - n_prior - s
         K = T[s:] - (r_prior + cum[s])
-        p = _pvalues(k, n, np.full_like(k, urn), K, stop_above=alpha)
+        p = _pvalues(k, n, np.full_like(k, urn), K, stop_above=alpha, mid_p=mid_p)
         stop_e[s:] |= p < alpha
     stop_e |= (N - n_prior - e) == 0                         # pool exhausted
     out[n_prior + 1:] = stop_e
