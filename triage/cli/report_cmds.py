@@ -1,3 +1,93 @@
-"""report_cmds: commands (see triage.cli.main)."""
+"""report_cmds: `triage report` (stopping report) and `triage sample` (certification sample)."""
 
-from triage.cli.main import cli  # noqa: F401
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import click
+import numpy as np
+
+from triage.cli.main import cli
+from triage.errors import TriageError
+
+SAMPLE_SEED_TAG = 7919  # sample k of a project uses default_rng([project seed, SAMPLE_SEED_TAG, k])
+
+
+def _check(target: float, confidence: float) -> None:
+    if not 0 < target <= 1:
+        raise TriageError(f"--target must be in (0, 1], got {target}")
+    if not 0 < confidence < 1:
+        raise TriageError(f"--confidence must be in (0, 1), got {confidence}")
+
+
+@cli.command("report")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file (default: stdout; for html: DIR/stopping-report.html).")
+@click.option("--target", type=float, default=0.95, show_default=True, help="Recall target.")
+@click.option("--confidence", type=float, default=0.95, show_default=True)
+def report_cmd(directory: Path, fmt: str, out: Path | None, target: float, confidence: float) -> None:
+    """Stopping report: every stopping rule, the gain curve and the estimated recall."""
+    from triage.report import from_project, render_html, render_json, render_markdown
+    from triage.store.project import Project
+
+    _check(target, confidence)
+    with Project.open(directory) as project:
+        rep = from_project(project, target, confidence)
+    text = {"md": render_markdown, "json": render_json, "html": render_html}[fmt](rep)
+    if out is None and fmt == "html":
+        out = directory / "stopping-report.html"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"Wrote {out}", err=True)
+
+
+@cli.command("sample")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-n", "n", type=int, default=None,
+              help="Records to draw (default: the size that certifies --target if none is relevant).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV to write (default: DIR/sample-<id>.csv).")
+@click.option("--target", type=float, default=0.95, show_default=True)
+@click.option("--confidence", type=float, default=0.95, show_default=True)
+def sample_cmd(directory: Path, n: int | None, out: Path | None, target: float, confidence: float) -> None:
+    """Draw a random certification sample of the pool and write it as CSV for labelling.
+
+    The CSV has columns record_id,title,abstract,label,origin with origin = random; fill in label
+    (include / exclude / maybe) and import it with `triage label`, which stores the labels with
+    origin 'random'."""
+    from triage.stopping import certification_sample_size, draw_sample
+    from triage.store.project import Project
+
+    _check(target, confidence)
+    with Project.open(directory) as project:
+        history = project.history()
+        labelled = set(history.record_ids.tolist())
+        pool = np.array([i for i in project.record_ids().tolist() if i not in labelled], dtype=np.int64)
+        if not len(pool):
+            raise TriageError("the pool is empty: every record is labelled")
+        if n is None:
+            n = certification_sample_size(len(pool), history.n_relevant, target, confidence)
+            if n is None:
+                raise TriageError(f"no sample smaller than the pool ({len(pool)} records) can certify "
+                                  f"{target:.0%} recall yet; keep screening or give -n")
+            n = max(n, 1)
+        if n < 1:
+            raise TriageError("-n must be at least 1")
+        k = len(project.samples())
+        rng = np.random.default_rng([project.seed, SAMPLE_SEED_TAG, k])
+        ids = draw_sample(pool, n, rng)
+        sample_id = project.add_sample(ids, project.seed, len(pool))
+        records = project.records(ids.tolist())
+    out = out or directory / f"sample-{sample_id}.csv"
+    with open(out, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["record_id", "title", "abstract", "label", "origin"])
+        for r in records:
+            w.writerow([r.id, r.title, r.abstract, "", "random"])
+    click.echo(f"Drew {len(ids)} of {len(pool)} pool records (sample {sample_id}); label them in {out} "
+               f"and import with `triage label`.")
