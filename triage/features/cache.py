@@ -32,6 +32,11 @@ from triage.features.text import text_hash
 
 Progress = Callable[[int], None]
 CHUNK_SIZE = 4096  # computed texts per chunk file: also how much a kill can lose
+COMPACT_ROWS = 65536  # rows per chunk written by compact() (~100 MB at 384 dims)
+
+# Chunks whose checksum this process verified: path -> (size, mtime_ns). Shared by all caches
+# in the process, so repeated lookups (one per simulation run) hash each chunk once.
+_VERIFIED: dict[Path, tuple[int, int]] = {}
 
 
 class CacheWarning(UserWarning):
@@ -91,7 +96,6 @@ class EmbeddingCache:
     def __init__(self, directory: str | Path, chunk_size: int = CHUNK_SIZE):
         self.directory = Path(directory)
         self.chunk_size = chunk_size
-        self._verified: dict[Path, tuple[int, int]] = {}  # chunk -> (size, mtime_ns) checked
 
     def model_dir(self, model_id: str) -> Path:
         return self.directory / safe_model_dir(model_id)
@@ -114,17 +118,17 @@ class EmbeddingCache:
             if vectors.dtype != np.float32 or vectors.shape != (len(hashes), dim):
                 raise ValueError(f"vectors {vectors.dtype}{vectors.shape}, expected float32({len(hashes)}, {dim})")
             key = (stat.st_size, stat.st_mtime_ns)
-            if self._verified.get(path) != key:
+            if _VERIFIED.get(path) != key:
                 if _checksum(model_id, hashes, vectors) != stored_sum:
                     raise ValueError("checksum mismatch")
-                self._verified[path] = key
+                _VERIFIED[path] = key
             return hashes, vectors
         except FileNotFoundError:
             return None  # removed by a concurrent compaction
         except Exception as e:  # noqa: BLE001 - any unreadable chunk is dropped, not trusted
             warnings.warn(f"embedding cache: dropping {path} ({type(e).__name__}: {e}); "
                           "its texts will be recomputed", CacheWarning, stacklevel=3)
-            self._verified.pop(path, None)
+            _VERIFIED.pop(path, None)
             try:
                 path.unlink()
             except FileNotFoundError:
@@ -202,8 +206,9 @@ class EmbeddingCache:
                     close()
         return vectors[inverse.reshape(-1)]
 
-    def compact(self, model_id: str, dim: int) -> int:
-        """Merge a model's valid chunks into one (dropping duplicates); returns texts kept.
+    def compact(self, model_id: str, dim: int, rows: int = COMPACT_ROWS) -> int:
+        """Merge a model's valid chunks into chunks of `rows` texts (dropping duplicates);
+        returns the number of distinct texts kept. Fewer files make lookups faster.
 
         Crash-safe: the merged chunk is written before the old ones are removed (a crash in
         between leaves duplicates, which reads tolerate)."""
@@ -216,9 +221,9 @@ class EmbeddingCache:
         hashes = np.concatenate([h for h, _ in parts])
         keys, first = np.unique(hashes, return_index=True)
         vectors = np.concatenate([v for _, v in parts])[first]
-        new = self._write_chunk(model_id, keys, vectors)
+        for start in range(0, len(keys), rows):
+            self._write_chunk(model_id, keys[start:start + rows], vectors[start:start + rows])
         for p in paths:
-            if p != new:
-                p.unlink(missing_ok=True)
-                self._verified.pop(p, None)
+            p.unlink(missing_ok=True)
+            _VERIFIED.pop(p, None)
         return len(keys)

@@ -59,8 +59,9 @@ def test_chunks_written_per_chunk_size_and_compacted(tmp_path):
     cache, emb = EmbeddingCache(tmp_path, chunk_size=16), CountingEmbedder()
     x = cache.get(emb, TEXTS, progress=False)
     assert len(list(cache.model_dir(emb.model_id).glob("chunk-*.npz"))) == 4
-    assert cache.compact(emb.model_id, emb.dim) == 50
-    assert len(list(cache.model_dir(emb.model_id).glob("chunk-*.npz"))) == 1
+    cache.get(emb, TEXTS[:3], progress=False)  # nothing new: no chunk written
+    assert cache.compact(emb.model_id, emb.dim, rows=32) == 50
+    assert len(list(cache.model_dir(emb.model_id).glob("chunk-*.npz"))) == 2
     emb.seen.clear()
     np.testing.assert_array_equal(cache.get(emb, TEXTS, progress=False), x)
     assert emb.seen == [] and cache.count(emb, TEXTS + ["new"]) == 50
