@@ -82,3 +82,14 @@ def test_benchmark_writes_results(runner, tmp_path):
     summary = (out / "summary.md").read_text()
     assert "statins_small" in summary and "overlaps once" in summary
     assert (out / "curves.png").exists()
+
+
+def test_simulate_keeps_records_without_text(runner, tmp_path):
+    # A record with neither title nor abstract stays in the simulation (as ASReview keeps it):
+    # 41 records, 9 relevant (the empty one is relevant); priors 1 + 1 -> N = 39, R = 8.
+    data = tmp_path / "with_empty.csv"
+    data.write_text(FIXTURE.read_text(encoding="utf-8") + 'R999,,,,1\n', encoding="utf-8")
+    res = runner.invoke(cli, ["simulate", str(data), "--preset", "elas_u4", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert (out["records"], out["relevant"]) == (39, 8)
