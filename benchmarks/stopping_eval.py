@@ -14,7 +14,10 @@ Input format (JSON lines, one simulation run per line):
      "pool_scores": optional     # calibrated P(relevant) per row index (for quantci), either one list of
                                  #   n_records floats, or [{"k": int, "probs": [n_records floats]}, ...]
                                  #   snapshots from the model trained on the first k entries (the latest
-                                 #   snapshot with k_snap <= k is used at prefix k)}
+                                 #   snapshot with k_snap <= k is used at prefix k); "pool_probabilities"
+                                 #   takes precedence when present. A final-pool-only list (the engine's
+                                 #   `history_record`) cannot be replayed: quantci is skipped for that run.
+     other keys (e.g. "preset") are ignored}
 
 Replay. Simulations stop at the last relevant record, so every record after the labelled
 sequence is irrelevant: when n_relevant == sum(labels) the sequence is extended with the
@@ -96,14 +99,24 @@ def synthetic_run(seed: int) -> dict:
 
 
 def _scores_at(run: dict, order: np.ndarray):
-    ps = run.get("pool_scores")
-    if ps is None:
+    """k -> pool probabilities, or None when the run has no usable per-prefix probabilities.
+
+    A list of floats shorter than n_records is the simulation engine's final-pool snapshot
+    (`pool_probabilities` / `pool_scores` of the sorted unlabelled rows after the last label):
+    it only describes the end of the run, where every relevant record is found, so replaying
+    quantci on it would be meaningless -- such runs skip quantci."""
+    ps = run.get("pool_probabilities", run.get("pool_scores"))
+    if ps is None or not len(ps):
         return None
     N = run["n_records"]
-    if ps and isinstance(ps[0], dict):
+    if isinstance(ps[0], dict):
         snaps = sorted((int(s["k"]), np.asarray(s["probs"], dtype=float)) for s in ps)
-    else:
+    elif len(ps) == N:
         snaps = [(0, np.asarray(ps, dtype=float))]
+    else:
+        return None
+    if any(np.nanmin(p) < 0 or np.nanmax(p) > 1 for _, p in snaps):
+        return None  # scores, not probabilities
     ks = [k for k, _ in snaps]
 
     def at(k: int) -> np.ndarray | None:
