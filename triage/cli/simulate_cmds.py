@@ -152,9 +152,11 @@ def _print_table(r: dict, out) -> None:
 @click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786): run on that cluster.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Feature cache folder (embeddings in its embeddings/ subfolder), e.g. /work/cache.")
+@click.option("--snapshot-every", type=int, default=0, show_default=True,
+              help="Keep pool probabilities every N screened records in histories.jsonl (stopping replay).")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
 def benchmark_cmd(data_dir, datasets, presets, seeds, prior_included, prior_excluded, jobs, scheduler,
-                  cache_dir, out):
+                  cache_dir, snapshot_every, out):
     """Simulate every dataset x preset x seed; write results.csv, summary.md, curves.png and
     histories.jsonl to OUT."""
     from tqdm import tqdm
@@ -169,7 +171,7 @@ def benchmark_cmd(data_dir, datasets, presets, seeds, prior_included, prior_excl
     for pn in preset_names:
         load_preset(pn)  # fail early on a misspelt preset
     cache = str(Path(cache_dir) if cache_dir else default_cache_dir())
-    tasks = [Task(d, str(path), pn, s, prior_included, prior_excluded, cache)
+    tasks = [Task(d, str(path), pn, s, prior_included, prior_excluded, cache, snapshot_every)
              for d, path in found.items() for pn in preset_names for s in parse_seeds(seeds)]
     outd = Path(out)
     outd.mkdir(parents=True, exist_ok=True)

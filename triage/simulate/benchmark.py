@@ -45,6 +45,7 @@ class Task:
     prior_included: int = 1
     prior_excluded: int = 1
     cache_dir: str | None = None
+    snapshot_every: int = 0
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -102,7 +103,8 @@ def run_task(task: Task) -> dict:
         data = load_labelled(task.path)
         preset = load_preset(task.preset)
         res = simulate(data.texts, data.gold, preset, task.seed, task.prior_included,
-                       task.prior_excluded, cache_dir=task.cache_dir)
+                       task.prior_excluded, cache_dir=task.cache_dir,
+                       snapshot_every=task.snapshot_every)
     except Exception as e:  # one failed run must not lose the others: reported in the row
         row.update(error=f"{type(e).__name__}: {e}", seconds=time.perf_counter() - t0)
         return {"row": row, "history": None, "curve": None}
@@ -113,7 +115,7 @@ def run_task(task: Task) -> dict:
                seconds=res.seconds["total"], seconds_features=res.seconds["features"],
                seconds_loop=res.seconds["loop"], error="")
     curve = recall_curve(data.gold[order], m.records, m.relevant)
-    return {"row": row, "history": history_record(res, task.dataset), "curve": curve.tolist()}
+    return {"row": row, "history": history_record(res, task.dataset, int(data.gold.sum())), "curve": curve.tolist()}
 
 
 def run_tasks(tasks: list[Task], jobs: int = 1, scheduler: str | None = None,

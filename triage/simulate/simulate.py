@@ -39,6 +39,9 @@ class SimulationResult:
     pool_scores:   final model's relevance scores of `pool_rows` (a round run on the final
                    history; None when the pool is empty).
     pool_probabilities: calibrated P(relevant) of `pool_rows` when the classifier gives them.
+    snapshots:     [(k, probs)]: probs (float64, n_records, NaN for labelled rows) of the model
+                   trained on the first k history entries, every `snapshot_every` screened
+                   records (probabilistic classifiers only; empty unless asked for).
     """
 
     history: History
@@ -53,6 +56,7 @@ class SimulationResult:
     seed: int
     batch_size: int | None  # None: the preset's batch size / growth
     stop: str | int
+    snapshots: list = field(default_factory=list)
     extra: dict = field(default_factory=dict)
 
 
@@ -82,9 +86,11 @@ def _check_gold(gold) -> np.ndarray:
 def simulate_matrix(X, gold, preset: Preset, seed: int, prior_included: int = 1, prior_excluded: int = 1,
                     prior_ids=None, batch_size: int | None = None, stop: str | int = "last_relevant",
                     cold_scores: np.ndarray | None = None, final_scores: bool = True,
-                    on_round=None) -> SimulationResult:
+                    on_round=None, snapshot_every: int = 0) -> SimulationResult:
     """Simulate on a ready feature matrix X (n_records rows). See `simulate` for the arguments;
-    `on_round(r, RoundResult, History)` is passed to `run_loop` (progress display)."""
+    `on_round(r, RoundResult, History)` is passed to `run_loop` (progress display);
+    `snapshot_every` > 0 keeps the pool probabilities every that many screened records (for
+    replaying probability-based stopping rules)."""
     t0 = time.perf_counter()
     gold = _check_gold(gold)
     n = X.shape[0]
@@ -106,9 +112,17 @@ def simulate_matrix(X, gold, preset: Preset, seed: int, prior_included: int = 1,
         history = history.append(priors, gold[priors], PRIOR, -1)
     oracle = GoldOracle(gold, stop, int(gold.sum() - gold[priors].sum()))
     round_seconds: list[float] = []
+    snapshots: list = []
+    n_prior = len(priors)
 
     def _on_round(r, result, h):
         round_seconds.append(result.seconds)
+        if snapshot_every > 0 and result.probabilities is not None:
+            screened = len(h) - n_prior
+            if not snapshots or screened - (snapshots[-1][0] - n_prior) >= snapshot_every:
+                prob = np.full(n, np.nan)
+                prob[result.ranking] = result.probabilities
+                snapshots.append((len(h), prob))
         if on_round is not None:
             on_round(r, result, h)
 
@@ -135,7 +149,7 @@ def simulate_matrix(X, gold, preset: Preset, seed: int, prior_included: int = 1,
         seconds={"features": 0.0, "loop": t_loop, "total": time.perf_counter() - t0},
         round_seconds=np.asarray(round_seconds, dtype=np.float64), pool_rows=pool_rows,
         pool_scores=pool_scores, pool_probabilities=pool_prob, preset=preset.name, seed=int(seed),
-        batch_size=batch, stop=stop,
+        batch_size=batch, stop=stop, snapshots=snapshots,
     )
 
 
@@ -149,7 +163,7 @@ def build_matrix(texts: list[str], preset: Preset, cache_dir=None, embedder=None
 def simulate(texts: list[str], gold, preset: Preset, seed: int, prior_included: int = 1,
              prior_excluded: int = 1, prior_ids=None, batch_size: int | None = None,
              stop: str | int = "last_relevant", cache_dir=None, embedder=None,
-             final_scores: bool = True, on_round=None) -> SimulationResult:
+             final_scores: bool = True, on_round=None, snapshot_every: int = 0) -> SimulationResult:
     """Simulate screening `texts` (one per record) whose gold labels (0/1) are `gold`.
 
     Priors: `prior_ids` (row numbers, 0-based) if given, else `prior_included` relevant and
@@ -162,7 +176,8 @@ def simulate(texts: list[str], gold, preset: Preset, seed: int, prior_included: 
     X = build_matrix(list(texts), preset, cache_dir=cache_dir, embedder=embedder)
     t_feat = time.perf_counter() - t0
     res = simulate_matrix(X, gold, preset, seed, prior_included, prior_excluded, prior_ids,
-                          batch_size, stop, final_scores=final_scores, on_round=on_round)
+                          batch_size, stop, final_scores=final_scores, on_round=on_round,
+                          snapshot_every=snapshot_every)
     seconds = {"features": t_feat, "loop": res.seconds["loop"], "total": time.perf_counter() - t0}
     return _replace(res, seconds=seconds)
 
@@ -173,16 +188,29 @@ def _replace(res: SimulationResult, **changes) -> SimulationResult:
     return replace(res, **changes)
 
 
-def history_record(res: SimulationResult, dataset: str, with_scores: bool = True) -> dict:
-    """One line of `histories.jsonl` (the stopping benchmark's format): dataset, seed,
-    n_records, order (row indices, priors first), labels (gold 0/1), origins (0 prior,
-    1 ranked, 2 random), and pool_scores (final model scores of the sorted pool rows)."""
+def _floats(a) -> list:
+    return [None if np.isnan(x) else float(x) for x in np.asarray(a, dtype=np.float64)]
+
+
+def history_record(res: SimulationResult, dataset: str, n_relevant: int | None = None,
+                   with_scores: bool = True) -> dict:
+    """One line of `histories.jsonl` (benchmarks/stopping_eval.py's format): dataset, seed,
+    n_records, n_relevant (whole dataset, priors included, when given), order (row indices,
+    priors first), labels (gold 0/1), origins (0 prior, 1 ranked, 2 random); with_scores adds
+    "pool_scores" = [{"k", "probs" (n_records floats, null for labelled rows)}] snapshots when
+    the run kept them, and "final_pool_scores" / "final_pool_probabilities" of the sorted pool
+    rows after the last label."""
     h = res.history
     rec = {"dataset": dataset, "preset": res.preset, "seed": res.seed, "n_records": h.n_records,
            "order": h.record_ids.tolist(), "labels": h.labels.astype(int).tolist(),
            "origins": h.origins.astype(int).tolist()}
-    if with_scores and res.pool_scores is not None:
-        rec["pool_scores"] = [float(x) for x in res.pool_scores]
+    if n_relevant is not None:
+        rec["n_relevant"] = int(n_relevant)
+    if with_scores:
+        if res.snapshots:
+            rec["pool_scores"] = [{"k": int(k), "probs": _floats(p)} for k, p in res.snapshots]
+        if res.pool_scores is not None:
+            rec["final_pool_scores"] = _floats(res.pool_scores)
         if res.pool_probabilities is not None:
-            rec["pool_probabilities"] = [float(x) for x in res.pool_probabilities]
+            rec["final_pool_probabilities"] = _floats(res.pool_probabilities)
     return rec

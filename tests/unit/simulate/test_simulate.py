@@ -105,4 +105,20 @@ def test_history_record_format(preset):
     assert rec["dataset"] == "toy" and rec["seed"] == 2 and rec["n_records"] == 60
     assert rec["order"][:2] == res.prior_ids.tolist() and rec["origins"][:2] == [0, 0]
     assert rec["labels"] == gold[rec["order"]].tolist()
-    assert len(rec["pool_scores"]) == 60 - len(rec["order"])
+    assert len(rec["final_pool_scores"]) == 60 - len(rec["order"])
+    assert "pool_scores" not in rec  # no snapshots asked for (and the SVM gives no probabilities)
+
+
+def test_probability_snapshots_for_stopping_replay():
+    X, gold = _toy()
+    res = simulate_matrix(X, gold, load_preset("tfidf_lr"), seed=2, snapshot_every=5)
+    ks = [k for k, _ in res.snapshots]
+    assert ks and ks == sorted(ks) and all(b - a >= 5 for a, b in zip(ks, ks[1:]))
+    k, probs = res.snapshots[0]
+    labelled = res.history.record_ids[:k]
+    assert np.isnan(probs[labelled]).all()
+    pool = np.setdiff1d(np.arange(60), labelled)
+    assert ((probs[pool] >= 0) & (probs[pool] <= 1)).all()
+    rec = history_record(res, "toy", n_relevant=int(gold.sum()))
+    assert rec["n_relevant"] == 8 and rec["pool_scores"][0]["k"] == k
+    assert len(rec["pool_scores"][0]["probs"]) == 60 and rec["pool_scores"][0]["probs"][labelled[0]] is None
