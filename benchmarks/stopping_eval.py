@@ -64,7 +64,7 @@ from triage.store.history import PRIOR, RANDOM, RANKED, History
 
 TARGETS = (0.95, 0.90)
 CONFIDENCE = 0.95
-RULES = ("statistical", "statistical_midp", "consecutive_irrelevant", "knee", "budget", "safe", "quantci",
+RULES = ("default", "statistical", "statistical_midp", "consecutive_irrelevant", "knee", "budget", "safe", "quantci",
          "statistical|quantci", "sample_on_run50")  # quantci before statistical|quantci (it reuses both)
 
 
@@ -146,7 +146,7 @@ def replay_run(run: dict) -> dict:
     found = np.concatenate([[0], np.cumsum(labels)])
     screened = np.concatenate([[0], np.cumsum(origins != PRIOR)])
     scores_at = _scores_at(run, order)
-    out: dict = {}
+    out: dict = {"n_records": N}
     fixed = {}  # rules that do not depend on the target are replayed once
     for name in ("consecutive_irrelevant", "knee", "budget", "safe"):
         k = first_stop(h, name)
@@ -197,6 +197,25 @@ def _sample_strategy(h: History, run: dict, target: float, stat_k: int, found, s
             (found[stat_k] + int(h.labels[pos[later]].sum())) / R)
 
 
+def per_dataset(results: list[dict], datasets: list[str], rules=("statistical", "statistical_midp", "default"),
+                target: float = 0.95) -> str:
+    """Markdown table: per dataset, runs reaching the target / runs and mean cost, per rule."""
+    names = sorted(set(datasets))
+    lines = [f"## Per dataset, target {target:.2f}: runs reaching the target / runs, mean cost", "",
+             "| dataset | records | " + " | ".join(rules) + " | oracle cost |",
+             "|---|---|" + "---|" * (len(rules) + 1)]
+    for d in names:
+        rs = [r for r, ds in zip(results, datasets) if ds == d]
+        cells = []
+        for name in rules:
+            rows = [r[target][name] for r in rs if name in r[target]]
+            ok = sum(1 for _, _, rec in rows if rec >= target - 1e-12)
+            cells.append(f"{ok}/{len(rows)}, {np.mean([c for _, c, _ in rows]):.0%}" if rows else "—")
+        oc = np.mean([r[target]["oracle"][1] for r in rs])
+        lines.append(f"| {d} | {rs[0]['n_records']} | " + " | ".join(cells) + f" | {oc:.0%} |")
+    return "\n".join(lines) + "\n"
+
+
 def summarise(results: list[dict]) -> str:
     lines = ["# Stopping rules: reliability and cost", ""]
     for target in TARGETS:
@@ -235,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         source = f"{args.synthetic} synthetic rankings (seed {args.seed}; see benchmarks/stopping_eval.py)"
     with ProcessPoolExecutor(args.workers) as ex:
         results = list(ex.map(replay_run, runs, chunksize=1))
-    text = summarise(results)
+    text = summarise(results) + "\n" + per_dataset(results, [r["dataset"] for r in runs])
     text = text.replace("# Stopping rules: reliability and cost\n",
                         f"# Stopping rules: reliability and cost\n\nSource: {source}. Cost = share of records "
                         f"screened (certification samples included); excess = cost minus the oracle's.\n")

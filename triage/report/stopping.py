@@ -90,8 +90,8 @@ def recall_sentence(results: dict[str, RuleResult], confidence: float) -> str:
     """e.g. 'You have found an estimated 93–97 % of the relevant records (95 % confidence: at least 91 %).'
 
     The estimate range comes from the model-based or sample-based rules (quantci, random_sample),
-    the confidence bound from the default rule (falling back to the statistical rule)."""
-    bound = results.get("default") or results.get("statistical")
+    the confidence bound from the exact statistical rule (falling back to the default rule)."""
+    bound = results.get("statistical") or results.get("default")
     lower = bound.recall_lower if bound is not None else None
     est = None
     for name in ("random_sample", "quantci"):
@@ -119,7 +119,7 @@ def one_line_summary(history: History, scores: np.ndarray | None = None, target:
     scores: pool probabilities (shape (n_pool,)) or None. Evaluates only the default rule (and
     QuantCI when scores are given), so it is cheap enough to call every round."""
     d = make_rule("default", target, confidence)(history, scores)
-    results = {"default": d}
+    results = {"default": d, "statistical": make_rule("statistical", target, confidence)(history, scores)}
     if scores is not None:
         results["quantci"] = make_rule("quantci", target, confidence)(history, scores)
     n_prior, _, seq = split_prior(history)
@@ -217,7 +217,7 @@ def gain_curve_png(report: StoppingReport) -> bytes:
         kx = n_prior + int(knee.extra["knee"])
         if 0 < kx <= len(report.gain):
             ax.plot([kx], [report.gain[kx - 1]], "o", color="#c0392b", label=f"knee (rho {knee.extra['rho']:.1f})")
-    stat = report.results.get("default") or report.results.get("statistical")
+    stat = report.results.get("statistical") or report.results.get("default")
     if stat is not None and stat.recall_lower:
         ax.axhline(report.n_relevant / stat.recall_lower, ls="--", color="#7f8c8d",
                    label=f"relevant in total, {pct(report.confidence)} upper bound")

@@ -50,7 +50,7 @@ def test_markdown_and_json_show_every_rule():
 def test_recall_sentence_forms():
     q = RuleResult("quantci", False, False, 0.95, 0.93, 0.97, 0.95, 2.0)
     d = RuleResult("default", False, True, None, 0.91, None, 0.95, None)
-    assert recall_sentence({"default": d, "quantci": q}, 0.95) == (
+    assert recall_sentence({"statistical": d, "quantci": q}, 0.95) == (
         "You have found an estimated 93–97 % of the relevant records (95 % confidence: at least 91 %).")
     assert recall_sentence({"default": d}, 0.95) == "With 95 % confidence you have found at least 91 % of the relevant records."
     none = RuleResult("default", False, True, None, None, None, 0.95, None)
