@@ -87,7 +87,9 @@ def run_triage(data: Path, priors: list[int], seed: int, work: Path, preset: str
     return order, wall
 
 
-def compare(datasets: dict[str, Path], seeds: list[int], exe: str, work: Path, preset: str) -> list[dict]:
+def compare(datasets: dict[str, Path], seeds: list[int], exe: str, work: Path, preset: str,
+            on_row=None) -> list[dict]:
+    """Both tools on every dataset x seed; `on_row(row)` is called as each row is ready."""
     rows = []
     for name, path in datasets.items():
         gold = load_labelled(path).gold
@@ -103,7 +105,9 @@ def compare(datasets: dict[str, Path], seeds: list[int], exe: str, work: Path, p
                                       (f"triage {preset}", t_order, t_wall)):
                 m = metrics_from_order(order, gold, priors).to_dict()
                 rows.append({"dataset": name, "seed": seed, "tool": tool, "priors": " ".join(map(str, priors)),
-                             **m, "wall_seconds": round(wall, 2)})
+                             **m, "same_order": a_order == t_order, "wall_seconds": round(wall, 2)})
+                if on_row is not None:
+                    on_row(rows[-1])
             print(f"{name} seed {seed}: asreview {a_wall:.1f} s, triage {t_wall:.1f} s", file=sys.stderr)
     return rows
 
@@ -123,7 +127,8 @@ def markdown(rows: list[dict]) -> str:
              "triage's `draw_priors(gold, 1, 1, seed)` and passed to both tools by row number; both stop "
              "at the last relevant record. Metrics from each tool's labelling order with "
              "`triage.simulate.metrics` (priors excluded). Wall seconds: the whole command line. "
-             "Values are means over seeds.", "",
+             "Values are means over seeds. Identical labelling orders (both tools): "
+             f"{sum(r['same_order'] for r in rows) // 2} of {len(rows) // 2} runs.", "",
              "| dataset | tool | " + " | ".join(cols) + " |", "|---|---|" + "---:|" * len(cols)]
     for d in datasets:
         for t in tools:
@@ -149,16 +154,22 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     names = [d for d in args.datasets.split(",")] if args.datasets else None
     datasets = find_datasets(args.data_dir, names)
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(args.work_dir or tmp)
-        work.mkdir(parents=True, exist_ok=True)
-        rows = compare(datasets, parse_seeds(args.seeds), args.asreview, work, args.preset)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.with_suffix(".csv"), "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    with tempfile.TemporaryDirectory() as tmp, open(out.with_suffix(".csv"), "w", newline="", encoding="utf-8") as f:
+        work = Path(args.work_dir or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        writer = None
+
+        def on_row(row):  # rows reach the CSV as they finish: an interrupted run keeps them
+            nonlocal writer
+            if writer is None:
+                writer = csv.DictWriter(f, fieldnames=list(row))
+                writer.writeheader()
+            writer.writerow(row)
+            f.flush()
+
+        rows = compare(datasets, parse_seeds(args.seeds), args.asreview, work, args.preset, on_row)
     out.with_suffix(".md").write_text(markdown(rows), encoding="utf-8")
     print(json.dumps({"rows": len(rows), "csv": str(out.with_suffix(".csv")), "md": str(out.with_suffix(".md"))}))
 

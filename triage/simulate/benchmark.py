@@ -218,8 +218,9 @@ def summary_markdown(rows: list[dict], title: str = "Simulation benchmark") -> s
             cells.append("{} / {}".format(*map(_fmt, _stats(vals))))
         secs = _stats([r["seconds"] for r in ok if r["preset"] == p])[0]
         lines.append(f"| {p} | " + " | ".join(cells) + f" | {secs:.1f} |")
-    lines += ["", f"Overlapping datasets averaged first ({len(groups)} reviews): "
-              + "; ".join(" + ".join(g) for g in groups if len(g) > 1) + "."]
+    pairs = "; ".join(" + ".join(g) for g in groups if len(g) > 1) or "none present"
+    lines += ["", f"Overlapping datasets averaged first ({len(groups)} reviews from {len(datasets)} "
+              f"datasets): {pairs}."]
     failed = [r for r in rows if r.get("error")]
     if failed:
         lines += ["", "## Failed runs", ""] + [f"- {r['dataset']} / {r['preset']} / seed {r['seed']}: "

@@ -122,3 +122,21 @@ def test_probability_snapshots_for_stopping_replay():
     rec = history_record(res, "toy", n_relevant=int(gold.sum()))
     assert rec["n_relevant"] == 8 and rec["pool_scores"][0]["k"] == k
     assert len(rec["pool_scores"][0]["probs"]) == 60 and rec["pool_scores"][0]["probs"][labelled[0]] is None
+
+
+def test_simulate_from_texts_with_fake_embedder(tmp_path):
+    # hybrid preset (TF-IDF + embedding) with the deterministic FakeEmbedder: no model loaded.
+    from triage.features.embed import FakeEmbedder
+    from triage.simulate.simulate import simulate
+
+    rng = np.random.default_rng(0)
+    gold = np.zeros(40, np.int8)
+    gold[rng.choice(40, 6, replace=False)] = 1
+    texts = [("statin trial outcome " if g else "") + " ".join(rng.choice(["soil", "tax", "opera", "river"], 5))
+             for g in gold]
+    preset = load_preset("hybrid_lr")
+    a = simulate(texts, gold, preset, seed=4, cache_dir=tmp_path, embedder=FakeEmbedder())
+    b = simulate(texts, gold, preset, seed=4, cache_dir=tmp_path, embedder=FakeEmbedder())
+    assert np.array_equal(a.history.record_ids, b.history.record_ids)
+    assert a.metrics.found == a.metrics.relevant == 5
+    assert set(a.seconds) == {"features", "loop", "total"}
