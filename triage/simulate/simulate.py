@@ -169,8 +169,10 @@ def simulate(texts: list[str], gold, preset: Preset, seed: int, prior_included: 
     Priors: `prior_ids` (row numbers, 0-based) if given, else `prior_included` relevant and
     `prior_excluded` irrelevant rows drawn with `default_rng(seed)`. `batch_size`: records
     labelled per round (default None: the preset's `batch_size` / `batch_growth`). `stop`:
-    "last_relevant" (default), "all", or a number of records to screen. `cache_dir`/`embedder`: passed to `build_features`.
-    Returns a SimulationResult whose seconds split features and loop wall time.
+    "last_relevant" (default), "all", or a number of records to screen. `cache_dir` (feature
+    cache folder; embeddings in its `embeddings/`) and `embedder` go to `build_features`.
+    `snapshot_every`: see `simulate_matrix`. Returns a SimulationResult whose seconds split
+    features and loop wall time.
     """
     t0 = time.perf_counter()
     X = build_matrix(list(texts), preset, cache_dir=cache_dir, embedder=embedder)
