@@ -43,7 +43,9 @@ def run_round(X, history: History, preset: Preset, rng: np.random.Generator,
         raise ValueError(f"history counts {history.n_records} records, features have {n} rows")
     labelled = history.record_ids
     y = history.labels
-    pool = np.setdiff1d(np.arange(n), labelled, assume_unique=False)
+    in_pool = np.ones(n, dtype=bool)
+    in_pool[labelled] = False
+    pool = np.flatnonzero(in_pool)
     scores = np.full(n, np.nan)
     probabilities = None
     kind = preset.classifier.get("type")
@@ -52,7 +54,8 @@ def run_round(X, history: History, preset: Preset, rng: np.random.Generator,
         Xt = X[labelled]
         clf.fit(Xt, y, sample_weight=sample_weights(y, preset.balance))
         if len(pool):
-            scores[pool] = relevance_scores(clf, X[pool])
+            # scoring every row is cheaper than slicing the pool out of a sparse matrix
+            scores[pool] = relevance_scores(clf, X)[pool]
         probabilistic = kind not in ("svm",)
         if probabilistic and len(pool):
             probabilities = scores[pool]
