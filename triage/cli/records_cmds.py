@@ -82,10 +82,15 @@ def label(directory: str, target: str | None, record_id: int | None, undo: bool,
             raise TriageError("--undo, --note and --reason need --record ID (a batch file has note/reason columns)")
         if target is None:
             raise TriageError("give a label file, or --record ID LABEL")
+        from triage.cli.screen_cmds import summary_line
+
         with Project.open(directory) as project:
             res = apply_label_file(project, target, reviewer)
-        click.echo(f"Saved {res.stored} labels from {target} ({res.skipped_empty} empty rows skipped, "
-                   f"{res.changed} changed from their previous label).")
+            click.echo(f"Saved {res.stored} labels from {target} ({res.skipped_empty} empty rows skipped, "
+                       f"{res.changed} changed from their previous label).")
+            line = summary_line(project)
+        if line:
+            click.echo(line)
         return
     if undo == (target is not None):
         raise TriageError("with --record give either a label or --undo")

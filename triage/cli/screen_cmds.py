@@ -41,16 +41,14 @@ def _progress(label: str):
     return update
 
 
-def _summary_line(project: Project) -> str:
-    """The stopping report's one-line summary, once a ranking exists."""
-    try:
-        from triage.report.summary import one_line_summary
-    except ImportError:  # stopping/report layer not installed in this build
+def summary_line(project: Project) -> str:
+    """The stopping report's one-line summary, once a ranking exists ('' before)."""
+    from triage.report.stopping import one_line_summary, pool_probabilities
+
+    if project.latest_round() is None:
         return ""
-    rnd = project.latest_round()
-    if rnd is None:
-        return ""
-    return one_line_summary(project.history(), rnd.scores)
+    history = project.history()
+    return one_line_summary(history, pool_probabilities(project, history))
 
 
 @cli.command()
@@ -75,7 +73,7 @@ def rank(directory: str, preset: str | None, as_json: bool) -> None:
                    "random": "random order (no question or labels yet); labelled"}[result.model]
             click.echo(f"Round {rnd.id} ({rnd.preset}): {how} {rnd.n_train} records "
                        f"({rnd.n_included} relevant); {len(rnd.record_ids)} in the pool.")
-            line = _summary_line(project)
+            line = summary_line(project)
             if line:
                 click.echo(line)
 
@@ -190,7 +188,7 @@ def screen(directory: str, retrain_every: int, preset: str | None, reviewer: str
                 break
             rid, score = queue[0]
             counts = project.counts()
-            _show(project, rid, score, counts["labelled"], counts["included"] + counts["maybe"], _summary_line(project))
+            _show(project, rid, score, counts["labelled"], counts["included"] + counts["maybe"], summary_line(project))
             key = click.getchar().lower()
             if key in _KEYS:
                 project.add_labels([(rid, _KEYS[key])], reviewer=reviewer, origin="ranked", round_id=rnd.id)
@@ -223,7 +221,7 @@ def screen(directory: str, retrain_every: int, preset: str | None, reviewer: str
         ranker.wait()
         counts = project.counts()
         click.echo(f"Saved. Screened {counts['labelled']}, found {counts['included'] + counts['maybe']}.")
-        line = _summary_line(project)
+        line = summary_line(project)
         if line:
             click.echo(line)
 

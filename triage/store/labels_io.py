@@ -56,6 +56,7 @@ class LabelRow:
     note: str = ""
     reason: str = ""
     round_id: int | None = None  # from a `round` column, when the file has one and the cell is set
+    origin: str = "ranked"  # "random" for rows of a certification sample (`triage sample`)
 
 
 def _int_cell(value: str) -> int:
@@ -116,7 +117,10 @@ def read_label_file(path: str | Path) -> list[LabelRow]:
                 round_id = _int_cell(cell(row, "round"))
             except ValueError:
                 raise LabelError(f"{path}, line {line}: bad round {cell(row, 'round')!r} (expected a round id)") from None
-        rows.append(LabelRow(line, rid, label, cell(row, "note"), cell(row, "reason"), round_id))
+        origin = cell(row, "origin").lower() or "ranked"
+        if origin not in ("ranked", "random"):
+            raise LabelError(f"{path}, line {line}: bad origin {cell(row, 'origin')!r} (ranked, random or empty)")
+        rows.append(LabelRow(line, rid, label, cell(row, "note"), cell(row, "reason"), round_id, origin))
     return rows
 
 
@@ -133,8 +137,9 @@ class BatchResult:
 def apply_label_file(project: Project, path: str | Path, reviewer: str) -> BatchResult:
     """Validate a batch file against the project, then store its labels in one transaction.
 
-    Labels are origin 'ranked'. Each row's round is its `round` cell, else the project's latest
-    round (None before the first round). Unknown record ids or rounds raise LabelError naming the
+    Labels are origin 'ranked', or 'random' where an `origin` column says so (a certification
+    sample from `triage sample`). Each ranked row's round is its `round` cell, else the project's
+    latest round (None before the first round). Unknown record ids or rounds raise LabelError naming the
     file, line and value; then nothing is stored."""
     rows = read_label_file(path)
     rep_of = {int(i): int(i) for i in project.record_ids()}
@@ -154,7 +159,9 @@ def apply_label_file(project: Project, path: str | Path, reviewer: str) -> Batch
     changed = sum(1 for rid, old in before.items() if after[rid] != old)
     project.add_labels([(r.record_id, r.label) for r in todo], reviewer=reviewer, origin="ranked",
                        notes=[r.note for r in todo], reasons=[r.reason for r in todo],
-                       round_ids=[latest if r.round_id is None else r.round_id for r in todo])
+                       round_ids=[None if r.origin == "random" else latest if r.round_id is None else r.round_id
+                                  for r in todo],
+                       origins=[r.origin for r in todo])
     return BatchResult(len(todo), len(rows) - len(todo), changed, latest)
 
 

@@ -435,14 +435,15 @@ class Project:
     def add_labels(self, items: Sequence[tuple[int, str | None]], reviewer: str, origin: str = "ranked",
                    round_id: int | None = None, note: str = "", reason: str = "",
                    notes: Sequence[str] | None = None, reasons: Sequence[str] | None = None,
-                   round_ids: Sequence[int | None] | None = None) -> int:
+                   round_ids: Sequence[int | None] | None = None, origins: Sequence[str] | None = None) -> int:
         """Append label events in one transaction; returns the number stored.
 
         `items` are (record id, label) with label in LABELS or None (clears the label, i.e. undo).
-        `notes`, `reasons`, `round_ids` (one per item) override `note`, `reason`, `round_id`.
-        Labels given to a merged duplicate are stored on its group's representative."""
-        if origin not in ORIGINS:
-            raise LabelError(f"unknown label origin {origin!r}")
+        `notes`, `reasons`, `round_ids`, `origins` (one per item) override `note`, `reason`,
+        `round_id`, `origin`. Labels given to a merged duplicate are stored on its group's representative."""
+        for o in set(origins or ()) | {origin}:
+            if o not in ORIGINS:
+                raise LabelError(f"unknown label origin {o!r}")
         now = _now()
         with self.transaction() as c:
             for i, (rid, label) in enumerate(items):
@@ -454,7 +455,8 @@ class Project:
                 c.execute(
                     "INSERT INTO label_events(record_id, label, origin, reviewer, round_id, note, reason, created_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (rep, label, origin, reviewer, round_ids[i] if round_ids else round_id, notes[i] if notes else note,
+                    (rep, label, origins[i] if origins else origin, reviewer, round_ids[i] if round_ids else round_id,
+                     notes[i] if notes else note,
                      reasons[i] if reasons else reason, now))
         return len(items)
 
