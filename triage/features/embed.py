@@ -153,6 +153,8 @@ class SentenceTransformerEmbedder:
         return 512
 
     def _read_dim(self) -> int:
+        if any(self.path.glob("*_Dense")):  # a projection layer: only the model knows its width
+            return int(self._load().get_sentence_embedding_dimension())
         for cfg in sorted(self.path.glob("*_Pooling/config.json")):
             dim = json.loads(cfg.read_text()).get("word_embedding_dimension")
             if dim:

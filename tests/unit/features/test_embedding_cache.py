@@ -143,3 +143,28 @@ def test_hash_array_matches_text_hash():
     from triage.features.text import text_hash
     texts = ["", "a", "ünïcode text", "x" * 1000]
     assert [h.ljust(16, b"\0").hex() for h in hash_array(texts)] == [text_hash(t) for t in texts]
+
+
+def test_empty_input(tmp_path):
+    x = EmbeddingCache(tmp_path).get(FakeEmbedder(dim=16), [], progress=False)
+    assert x.shape == (0, 16) and x.dtype == np.float32
+
+
+def test_kill_mid_write_leaves_no_chunk(tmp_path, monkeypatch):
+    """A write interrupted after bytes reached the disk leaves neither a chunk nor a temp file."""
+    import triage.features.cache as cache_mod
+    real_savez = np.savez
+
+    def dying_savez(f, **arrays):
+        real_savez(f, **arrays)
+        raise KeyboardInterrupt  # as if killed before the rename
+
+    monkeypatch.setattr(cache_mod.np, "savez", dying_savez)
+    cache, emb = EmbeddingCache(tmp_path), CountingEmbedder()
+    with pytest.raises(KeyboardInterrupt):
+        cache.get(emb, TEXTS[:5], progress=False)
+    monkeypatch.setattr(cache_mod.np, "savez", real_savez)
+    assert list(tmp_path.rglob("*.npz")) == []
+    emb.seen.clear()
+    cache.get(emb, TEXTS[:5], progress=False)
+    assert sorted(emb.seen) == sorted(TEXTS[:5])
