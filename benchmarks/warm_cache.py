@@ -49,6 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chunk-size", type=int, default=2048, help="texts per cache chunk file")
     args = ap.parse_args(argv)
 
+    import signal
+
+    def on_signal(signum, frame):  # say why we stopped: finished chunks stay cached
+        print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} stopped by signal {signal.Signals(signum).name}; "
+              "rerun the same command to resume", flush=True)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+
     spec = "model2vec" if args.embedder == "static" else args.embedder
     embedder = make_embedder(spec, batch_size=args.batch_size, threads=args.threads)
     cache = EmbeddingCache(args.cache_dir, chunk_size=args.chunk_size)
