@@ -145,12 +145,9 @@ def _text_lines(path: Path, size: int, progress: Progress | None) -> Iterator[tu
                               f"{offset + start + e2.start} as UTF-8 or {legacy}; save the file as UTF-8", line=n) from e2
             if text.startswith("\ufeff"):  # a BOM left inside concatenated exports
                 text = text[1:]
-            m = _CONTROL.search(text)
-            if m:
-                raise ImportFormatError(
-                    name, f"control character {m.group(0)!r} (binary data?): the file looks truncated or corrupted",
-                    line=n)
-            yield n, text.replace("\x1a", "")
+            # stray control characters (pasted from PDFs, e.g. '\x01') are read as spaces;
+            # binary files are caught above (NUL bytes) and by _binary_kind
+            yield n, _CONTROL.sub(" ", text.replace("\x1a", ""))
             offset += len(raw_line)
             if progress and offset >= next_report:
                 progress(offset, size)
@@ -172,12 +169,14 @@ def _looks_tabular(line: str) -> bool:
     return sniff_delimiter(line) in line
 
 
-def read_file(path: str | Path, progress: Progress | None = None) -> tuple[str, list[Record]]:
+def read_file(path: str | Path, progress: Progress | None = None,
+              allow_empty: bool = False) -> tuple[str, list[Record]]:
     """(format, records) of a search export: 'ris', 'medline', 'csv', 'tsv' or 'xlsx'.
 
     `progress(bytes_done, bytes_total)` is called about every MB and once at the end.
     Raises ImportFormatError naming the file, the line (or record) and the problem; a record with
-    neither title nor abstract is an error (reviewers must fix or drop it knowingly)."""
+    neither title nor abstract is an error (reviewers must fix or drop it knowingly) unless
+    `allow_empty` (labelled benchmark datasets keep such records, as ASReview does)."""
     p = Path(path)
     name = str(path)
     if not p.is_file():
@@ -213,7 +212,7 @@ def read_file(path: str | Path, progress: Progress | None = None) -> tuple[str, 
                 records = parse_delimited(rest, name, "\t" if fmt == "tsv" else sniff_delimiter(first[0]))
         if not records:
             raise ImportFormatError(name, "no records found")
-        bad = [r for r in records if not (r.title.strip() or r.abstract.strip())]
+        bad = [] if allow_empty else [r for r in records if not (r.title.strip() or r.abstract.strip())]
         if bad:
             r = bad[0]
             more = f" ({len(bad) - 1} more records lack both)" if len(bad) > 1 else ""

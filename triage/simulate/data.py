@@ -28,52 +28,13 @@ class LabelledData:
     format: str
 
 
-def _read_keeping_empty(path: Path):
-    """`read_file`'s format dispatch without its "neither title nor abstract" refusal.
-
-    Benchmark datasets (e.g. Cohen_2006_*, 15 of the 41) hold records with no text, some of them
-    relevant; ASReview keeps them, and dropping them would change N, R and the row numbers the
-    comparison shares. Uses the io readers themselves; to be replaced by a read_file option."""
-    import itertools
-
-    from triage.io import read as rd
-
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        head = f.read(4096)
-    fmt = rd._binary_kind(path, head)
-    if fmt == "xlsx":
-        return fmt, rd.read_xlsx(path)
-    lines = rd._text_lines(path, size, None)
-    buf, first = [], []
-    for item in lines:
-        buf.append(item)
-        if item[1].strip():
-            first.append(item[1])
-            if len(first) >= 50:
-                break
-    fmt = rd._detect(first)
-    rest = itertools.chain(buf, lines)
-    if fmt == "ris":
-        return fmt, rd.parse_ris(rest, str(path))
-    if fmt == "medline":
-        return fmt, rd.parse_medline(rest, str(path))
-    return fmt, rd.parse_delimited(rest, str(path), "\t" if fmt == "tsv" else rd.sniff_delimiter(first[0]))
-
-
 def load_labelled(path: str | Path) -> LabelledData:
     """Read any file `triage import` reads; every record must carry a label. Records with
     neither title nor abstract are kept (as empty texts), as ASReview keeps them."""
-    from triage.errors import ImportFormatError
     from triage.io.read import read_file
 
     path = Path(path)
-    try:
-        fmt, records = read_file(path)
-    except ImportFormatError as e:
-        if "neither title nor abstract" not in e.problem:
-            raise
-        fmt, records = _read_keeping_empty(path)
+    fmt, records = read_file(path, allow_empty=True)
     missing = [i for i, r in enumerate(records) if r.label not in GOLD]
     if missing:
         first = ", ".join(str(i) for i in missing[:5])

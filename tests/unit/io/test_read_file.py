@@ -131,3 +131,19 @@ def test_doi_prefix_variants_normalise_to_the_same_key():
     for d in ("doi.org/10.1/X", "DOI 10.1/x", "doi:10.1/x", "https://dx.doi.org/10.1/x", "10.1/x.", " 10.1/X "):
         assert normalise_doi(d) == "10.1/x"
     assert normalise_doi("not a doi") == ""
+
+
+def test_stray_control_characters_read_as_spaces(tmp_path):
+    f = tmp_path / "c.csv"
+    f.write_bytes(b"title,abstract\nA trial of peer support in recovery,affects \x016 million adults\n")
+    _, recs = read_file(f)
+    assert recs[0].abstract == "affects  6 million adults"
+
+
+def test_records_without_text_are_an_error_unless_allowed(tmp_path):
+    f = tmp_path / "e.csv"
+    f.write_text("title,abstract,label_included\nA trial of peer support workers,,1\n,,0\n", encoding="utf-8")
+    with pytest.raises(ImportFormatError, match="record 2 has neither title nor abstract"):
+        read_file(f)
+    _, recs = read_file(f, allow_empty=True)
+    assert [r.label for r in recs] == ["include", "exclude"]
