@@ -4,16 +4,20 @@ Replays the rules of `triage.stopping` over the simulated history (a rule is a p
 `history.at(k)`) and reports, per rule, the screening decisions made when it first says stop
 and the recall reached then. Conventions follow `triage.stopping`: "screened" counts RANKED and
 RANDOM decisions (priors not counted); recall is over all relevant records of the dataset,
-relevant priors included (what a reviewer would have found). A rule that never says stop
-within the simulated history gets {"screened": None, "recall": None}: the simulation ended
-(by default at the last relevant record) before the rule fired.
+relevant priors included (what a reviewer would have found).
+
+A simulation that found every relevant record (by default it stops at the last one) is extended
+with the rest of the pool as irrelevant decisions before the replay: whatever order the model
+would have served them in, every one of them is irrelevant, so rules that read the label
+sequence stop exactly where they would have in a full run. A rule that never says stop gets
+{"screened": None, "recall": None}.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from triage.store.history import PRIOR, History
+from triage.store.history import PRIOR, RANKED, History
 
 
 def stopping_summary(history: History, gold: np.ndarray, target: float = 0.95,
@@ -27,6 +31,9 @@ def stopping_summary(history: History, gold: np.ndarray, target: float = 0.95,
     gold = np.asarray(gold)
     n_rel = int(gold.sum())
     n_prior = int((history.origins == PRIOR).sum())
+    if history.n_relevant == n_rel and history.n_pool:
+        rest = np.setdiff1d(np.arange(history.n_records), history.record_ids)
+        history = history.append(rest, np.zeros(len(rest)), RANKED, -1)
     out: dict = {}
     for name in sorted(REGISTRY):
         k = first_stop(history, name, check_every=check_every, target=target, confidence=confidence)
