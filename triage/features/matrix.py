@@ -29,7 +29,7 @@ from triage.features.tfidf import tfidf_features
 
 Features = Union[sp.csr_matrix, np.ndarray]
 
-_TFIDF_KEYS = {"ngram_range", "sublinear_tf", "max_df", "min_df", "max_features", "stop_words"}
+_TFIDF_KEYS = {"ngram_range", "sublinear_tf", "max_df", "min_df", "max_features", "stop_words", "n_features"}
 _EMBED_KEYS = {"model", "precision", "weight", "batch_size", "threads"}
 _TOP_KEYS = {"tfidf", "embedding", "combine"}
 

@@ -17,9 +17,44 @@ import scipy.sparse as sp
 from triage.features.cache import CacheWarning, atomic_savez, hash_array
 
 
-def _params(ngram_range, sublinear_tf, max_df, min_df, max_features, stop_words) -> dict:
-    return {"ngram_range": [int(ngram_range[0]), int(ngram_range[1])], "sublinear_tf": bool(sublinear_tf),
-            "max_df": max_df, "min_df": min_df, "max_features": max_features, "stop_words": stop_words}
+def _params(ngram_range, sublinear_tf, max_df, min_df, max_features, stop_words, n_features=None) -> dict:
+    p = {"ngram_range": [int(ngram_range[0]), int(ngram_range[1])], "sublinear_tf": bool(sublinear_tf),
+         "max_df": max_df, "min_df": min_df, "max_features": max_features, "stop_words": stop_words}
+    if n_features:
+        p["n_features"] = int(n_features)
+    return p
+
+
+def hashed_tfidf(texts: list[str], n_features: int, ngram_range=(1, 2), sublinear_tf: bool = True,
+                 max_df: float | int = 1.0, min_df: float | int = 1, stop_words=None,
+                 chunk: int = 20000) -> sp.csr_matrix:
+    """TF-IDF over hashed n-grams (HashingVectorizer): no vocabulary in memory, so a million
+    records fit in a few GB. Same weighting as TfidfVectorizer (smooth idf, optional sublinear tf,
+    max_df/min_df on document frequency, L2 rows); hash collisions merge rare terms.
+    Returns (len(texts), n_features) csr_matrix float32."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+    from sklearn.preprocessing import normalize
+
+    hv = HashingVectorizer(ngram_range=tuple(ngram_range), n_features=n_features, alternate_sign=False,
+                           norm=None, stop_words=stop_words, dtype=np.float32)
+    n = len(texts)
+    parts = [sp.csr_matrix(hv.transform(texts[i:i + chunk]), dtype=np.float32) for i in range(0, n, chunk)]
+    df = np.zeros(n_features, dtype=np.int64)
+    for m in parts:
+        df += np.bincount(m.indices, minlength=n_features)
+    max_docs = max_df if isinstance(max_df, int) else max_df * n
+    min_docs = min_df if isinstance(min_df, int) else min_df * n
+    keep = (df <= max(max_docs, min_docs)) & (df >= min_docs)
+    idf = (np.log((1 + n) / (1 + df)) + 1).astype(np.float32) * keep
+    for m in parts:
+        if sublinear_tf:
+            np.log(m.data, out=m.data)
+            m.data += 1
+        m.data *= idf[m.indices]
+        m.eliminate_zeros()
+    out = sp.vstack(parts, format="csr", dtype=np.float32) if parts else sp.csr_matrix((0, n_features), dtype=np.float32)
+    del parts
+    return normalize(out, copy=False)
 
 
 def tfidf_key(texts: list[str], params: dict) -> str:
@@ -63,17 +98,18 @@ def _load(path: Path, key: str, n_rows: int) -> sp.csr_matrix | None:
 
 def tfidf_features(texts: list[str], ngram_range: tuple[int, int] = (1, 2), sublinear_tf: bool = True,
                    max_df: float | int = 0.95, min_df: float | int = 1, max_features: int | None = None,
-                   stop_words: str | list[str] | None = None,
+                   stop_words: str | list[str] | None = None, n_features: int | None = None,
                    cache_dir: str | Path | None = None) -> sp.csr_matrix:
     """(len(texts), n_terms) csr_matrix float32, rows L2-normalised (TfidfVectorizer).
 
     Parameters are TfidfVectorizer's. If the corpus is too small for max_df (max_df * n < min_df),
     max_df is relaxed to 1.0; if no term survives (e.g. all texts empty) the result has 0
-    columns. cache_dir: if given, read/write `<cache_dir>/tfidf/<key>.npz` (atomic write).
+    columns. n_features: hash n-grams into this many columns (`hashed_tfidf`) instead of keeping
+    a vocabulary: for pools of 10^5-10^6 records. cache_dir: if given, read/write
+    `<cache_dir>/tfidf/<key>.npz` (atomic write).
     """
-    from sklearn.feature_extraction.text import TfidfVectorizer
     texts = list(texts)
-    params = _params(ngram_range, sublinear_tf, max_df, min_df, max_features, stop_words)
+    params = _params(ngram_range, sublinear_tf, max_df, min_df, max_features, stop_words, n_features)
     path = key = None
     if cache_dir is not None:
         key = tfidf_key(texts, params)
@@ -86,6 +122,23 @@ def tfidf_features(texts: list[str], ngram_range: tuple[int, int] = (1, 2), subl
     min_docs = min_df if isinstance(min_df, int) else min_df * n
     if max_docs < min_docs:
         max_df = 1.0
+    if n_features:
+        m = hashed_tfidf(texts, n_features, tuple(params["ngram_range"]), sublinear_tf, max_df, min_df, stop_words)
+    else:
+        m = _vocabulary_tfidf(texts, params, sublinear_tf, max_df, min_df, max_features, stop_words)
+    m.sort_indices()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_savez(path, data=m.data, indices=m.indices, indptr=m.indptr,
+                     shape=np.asarray(m.shape, dtype=np.int64), key=np.array(key),
+                     checksum=np.array(_checksum(key, m)))
+    return m
+
+
+def _vocabulary_tfidf(texts, params, sublinear_tf, max_df, min_df, max_features, stop_words) -> sp.csr_matrix:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    n = len(texts)
     vec = TfidfVectorizer(ngram_range=tuple(params["ngram_range"]), sublinear_tf=sublinear_tf,
                           max_df=max_df, min_df=min_df, max_features=max_features,
                           stop_words=stop_words, dtype=np.float32)
@@ -95,10 +148,4 @@ def tfidf_features(texts: list[str], ngram_range: tuple[int, int] = (1, 2), subl
         if "empty vocabulary" not in str(e) and "no terms remain" not in str(e):
             raise
         m = sp.csr_matrix((n, 0), dtype=np.float32)
-    m.sort_indices()
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_savez(path, data=m.data, indices=m.indices, indptr=m.indptr,
-                     shape=np.asarray(m.shape, dtype=np.int64), key=np.array(key),
-                     checksum=np.array(_checksum(key, m)))
     return m

@@ -46,3 +46,16 @@ def test_cache_hit_params_and_corruption(tmp_path):
     with pytest.warns(CacheWarning):
         rebuilt = tfidf_features(TEXTS, cache_dir=tmp_path)
     assert (rebuilt != m).nnz == 0
+
+
+def test_hashed_tfidf_matches_the_vocabulary_version_without_collisions():
+    from triage.features.tfidf import tfidf_features
+
+    texts = ["peer support workers in mental health", "peer workers in substance use services",
+             "knee osteoarthritis stem cells", "mental health services for peer workers", "stem cells"]
+    a = tfidf_features(texts, max_df=0.95)
+    b = tfidf_features(texts, max_df=0.95, n_features=2**22)
+    assert b.shape == (5, 2**22) and b.dtype == np.float32
+    # same weights up to the order of columns: identical cosine similarities between records
+    np.testing.assert_allclose((a @ a.T).toarray(), (b @ b.T).toarray(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(sorted(a.data), sorted(b.data), rtol=1e-5)
