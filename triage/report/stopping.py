@@ -147,7 +147,7 @@ def _rows(report: StoppingReport) -> list[dict]:
         else:
             est = "—"
         rows.append({"rule": name, "decision": "stop" if r.stop else "continue",
-                     "guarantee": "yes" if r.guarantee else "no (heuristic)", "recall": est,
+                     "guarantee": "yes" if r.guarantee else "no", "recall": est,
                      "confidence": pct(r.confidence) if r.confidence is not None and r.guarantee else "—",
                      "assumption": r.assumption, "summary": r.summary})
     return rows
