@@ -51,7 +51,12 @@ class Preset:
 
 
 def _preset_dir():
-    return resources.files("triage.presets_data")
+    """`models/`: installed as the package `triage.presets_data`; in a source checkout (tests run
+    from the repository put the source `triage/` first on sys.path) it is the folder itself."""
+    try:
+        return resources.files("triage.presets_data")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / "models"
 
 
 def list_presets() -> list[str]:
