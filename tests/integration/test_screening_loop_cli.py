@@ -120,3 +120,32 @@ def test_same_seed_labels_and_preset_give_the_same_ranking(tmp_path):
     assert np.array_equal(rankings[0].record_ids, rankings[1].record_ids)
     assert np.array_equal(rankings[0].scores, rankings[1].scores)
     assert rankings[0].seed == 11 and rankings[0].preset == "tfidf_svm"
+
+
+def test_stopping_estimates_use_only_probability_scores(tmp_path):
+    """QuantCI reads the latest round's scores only when the classifier gives probabilities."""
+    from triage.report.stopping import pool_probabilities
+
+    data = tmp_path / "records.csv"
+    _unlabelled_copy(SAMPLE, data)
+    gold = _gold(SAMPLE)
+    proj = tmp_path / "proj"
+    run("init", proj, "--question", "PTSD trajectories")
+    run("import", proj, data)
+    with Project.open(proj) as p:
+        recs = p.records()
+    labels = tmp_path / "labels.csv"
+    labels.write_text("record_id,label\n" + "".join(
+        f"{r.id},{gold[r.fields['record_id']]}\n" for r in recs[:60]), encoding="utf-8")
+    run("rank", proj, "--preset", "tfidf_svm")  # cold start: similarities, not probabilities
+    with Project.open(proj) as p:
+        assert p.latest_round().params["model"] == "cold"
+        assert pool_probabilities(p, p.history()) is None
+    run("label", proj, labels)
+    for preset, expect in (("tfidf_svm", False), ("tfidf_lr", True)):
+        run("rank", proj, "--preset", preset)
+        with Project.open(proj) as p:
+            probs = pool_probabilities(p, p.history())
+            assert (probs is not None) == expect
+            if expect:
+                assert len(probs) == len(recs) - 60 and 0 <= probs.min() <= probs.max() <= 1

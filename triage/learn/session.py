@@ -91,8 +91,10 @@ def rank_project(project: Project, preset_name: str | None = None, progress=None
     if len(np.unique(history.labels)) < 2:
         cold = cold_start_scores(project, matrix, history)
     result = run_round(matrix.X, history, preset, round_rng(project.seed, round_index), cold)
-    params = preset.params() | {"model": result.model}
-    rid = project.add_round(
+    # "probabilities": the scores are P(relevant) (logistic regression, naive Bayes), which
+    # model-based stopping estimates need; SVM margins and cold-start similarities are not.
+    params = preset.params() | {"model": result.model, "probabilities": result.probabilities is not None}
+    project.add_round(
         preset.name, params, project.seed, library_versions(), last_event, result.n_train,
         int(history.labels.sum()), int(len(history) - history.labels.sum()),
         matrix.ids[result.ranking], result.scores[result.ranking], result.seconds)

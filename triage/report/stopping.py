@@ -62,9 +62,10 @@ def pool_probabilities(project, history: History) -> np.ndarray | None:
     """The latest round's scores for the current pool, if they are probabilities covering it.
 
     Returns shape (history.n_pool,) in the order of `project.record_ids()` minus labelled records,
-    or None (no round, scores outside [0, 1], or pool records the round did not score)."""
+    or None (no round, a round whose scores are not probabilities - SVM margins, cold-start
+    similarities - or pool records the round did not score)."""
     rnd = project.latest_round()
-    if rnd is None or not len(rnd.scores) or rnd.scores.min() < 0 or rnd.scores.max() > 1:
+    if rnd is None or not rnd.params.get("probabilities") or not len(rnd.scores):
         return None
     labelled = set(history.record_ids.tolist())
     pool = [i for i in project.record_ids().tolist() if i not in labelled]
