@@ -18,10 +18,14 @@ from triage.simulate.benchmark import summary_markdown
 
 
 def _num(v: str):
-    try:
-        return float(v) if v not in ("", None) else None
-    except ValueError:
-        return v
+    if v in ("", None):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(v)
+        except ValueError:
+            pass
+    return v
 
 
 def read_rows(folders: list[Path]) -> list[dict]:
