@@ -124,3 +124,23 @@ def test_progress_bar_only_for_large_files(project, tmp_path, monkeypatch):
     assert "Reading ovid_medline.ris" in result.stderr  # 2.5 kB > 1000 bytes
     assert "Reading wos.ris" not in result.stderr  # 0.8 kB
     assert "Reading" not in result.stdout
+
+
+def test_init_with_preset_and_presets_listing(tmp_path):
+    import json as _json
+
+    from click.testing import CliRunner
+
+    from triage.cli.main import cli
+    from triage.learn.presets import DEFAULT_PRESET
+    from triage.store.project import Project
+
+    r = CliRunner().invoke(cli, ["init", str(tmp_path / "p"), "--preset", "tfidf_lr"])
+    assert r.exit_code == 0, r.output
+    with Project.open(tmp_path / "p") as p:
+        assert p.meta("preset") == "tfidf_lr"
+    r = CliRunner().invoke(cli, ["init", str(tmp_path / "q"), "--preset", "nope"])
+    assert r.exit_code == 2 and "unknown preset 'nope'" in r.output and not (tmp_path / "q").exists()
+    r = CliRunner().invoke(cli, ["presets", "--json"])
+    listed = _json.loads(r.output)
+    assert {p["name"] for p in listed if p["default"]} == {DEFAULT_PRESET} and len(listed) >= 8

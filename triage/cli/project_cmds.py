@@ -21,9 +21,14 @@ PROGRESS_BAR_BYTES = 5 * 1024 * 1024
 @click.option("--criteria", "criteria_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A UTF-8 text file with the eligibility criteria, stored with the project.")
 @click.option("--seed", default=0, show_default=True, type=int, help="The project's random seed.")
-def init_cmd(directory: Path, question: str, criteria_file: Path | None, seed: int) -> None:
+@click.option("--preset", default=None, help="Model preset for this project (default: see `triage presets`).")
+def init_cmd(directory: Path, question: str, criteria_file: Path | None, seed: int, preset: str | None) -> None:
     """Create a new project in DIRECTORY."""
+    from triage.learn.presets import load_preset
     from triage.store.project import Project
+
+    if preset is not None:
+        preset = load_preset(preset).name  # an unknown preset fails before anything is created
 
     criteria = ""
     if criteria_file is not None:
@@ -31,8 +36,28 @@ def init_cmd(directory: Path, question: str, criteria_file: Path | None, seed: i
             criteria = criteria_file.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as e:
             raise TriageError(f"{criteria_file}: not UTF-8 text (byte offset {e.start}); save it as UTF-8") from e
-    Project.create(directory, question=question, criteria=criteria, seed=seed).close()
+    with Project.create(directory, question=question, criteria=criteria, seed=seed) as project:
+        if preset is not None:
+            project.set_meta("preset", preset)
     click.echo(f"Created project in {directory}")
+
+
+@cli.command("presets")
+@click.option("--json", "as_json", is_flag=True, help="Print the presets as JSON.")
+def presets_cmd(as_json: bool) -> None:
+    """List the model presets (models/*.toml); their model cards are the .md files beside them."""
+    import json
+
+    from triage.learn.presets import DEFAULT_PRESET, list_presets, load_preset
+
+    presets = [load_preset(n) for n in list_presets()]
+    if as_json:
+        click.echo(json.dumps([p.params() | {"description": p.description, "default": p.name == DEFAULT_PRESET}
+                               for p in presets]))
+        return
+    for p in presets:
+        mark = " (default)" if p.name == DEFAULT_PRESET else ""
+        click.echo(f"{p.name}{mark}\n    {p.description}")
 
 
 @cli.command("import")
