@@ -79,3 +79,28 @@ def test_sample_labels_feed_the_random_sample_rule(tmp_path):
     r = CliRunner().invoke(cli, ["report", str(d), "--format", "json"])
     rs = json.loads(r.output)["rules"]["random_sample"]
     assert rs["extra"]["sample_labelled"] == 40 and rs["stop"] is True  # the whole pool was sampled
+
+
+def test_sample_csv_labelled_and_read_back_with_label_stores_random_origin(tmp_path):
+    import csv
+
+    from triage.store.history import RANDOM
+
+    d = _project(tmp_path)
+    out = tmp_path / "s.csv"
+    assert CliRunner().invoke(cli, ["sample", str(d), "-n", "10", "--out", str(out)]).exit_code == 0
+    rows = list(csv.DictReader(open(out, newline="", encoding="utf-8")))
+    assert {r["origin"] for r in rows} == {"random"}
+    for r in rows:
+        r["label"] = "exclude"
+    with open(out, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    r = CliRunner().invoke(cli, ["label", str(d), str(out)])
+    assert r.exit_code == 0, r.output
+    with Project.open(d) as p:
+        h = p.history()
+        sampled = {int(r["record_id"]) for r in rows}
+        assert {int(i) for i, o in zip(h.record_ids, h.origins) if o == RANDOM} == sampled
+        assert all(e.round_id is None for e in p.label_events() if e.record_id in sampled)
