@@ -106,4 +106,38 @@ def build_features(texts: list[str], spec: dict, cache_dir: str | Path | None = 
         return emb
     if emb is None:
         return tfidf
+    if emb.size > LAZY_CONCAT_ENTRIES:  # a sparse copy of a dense block needs 12 bytes per entry
+        return ConcatFeatures((tfidf, emb))
     return sp.hstack([tfidf, sp.csr_matrix(emb)], format="csr", dtype=np.float32)
+
+
+#: Above this many embedding entries (e.g. 200,000 records x 256 dims) TF-IDF and embeddings are
+#: not copied into one sparse matrix (at 10^6 records that copy alone takes ~3 GB).
+LAZY_CONCAT_ENTRIES = 50_000_000
+
+
+class ConcatFeatures:
+    """Column blocks [csr, dense, ...] that act as their horizontal concatenation, without the copy.
+
+    Supports what a round needs: `shape`, `X[rows]` (a csr_matrix of those rows: the training
+    set) and `X.dot(w)` for a linear model's coefficients w of length shape[1]."""
+
+    def __init__(self, blocks: tuple):
+        if len({b.shape[0] for b in blocks}) != 1:
+            raise ValueError("blocks must have the same number of rows")
+        self.blocks = tuple(blocks)
+        self.shape = (blocks[0].shape[0], sum(b.shape[1] for b in blocks))
+
+    def __getitem__(self, rows) -> sp.csr_matrix:
+        return sp.hstack([sp.csr_matrix(b[rows]) for b in self.blocks], format="csr", dtype=np.float32)
+
+    def dot(self, w: np.ndarray) -> np.ndarray:
+        """X @ w, shape (n_rows,), float64."""
+        w = np.asarray(w, dtype=np.float64).ravel()
+        out = np.zeros(self.shape[0])
+        start = 0
+        for b in self.blocks:
+            end = start + b.shape[1]
+            out += b @ w[start:end].astype(b.dtype)
+            start = end
+        return out

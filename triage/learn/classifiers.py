@@ -42,7 +42,17 @@ def make_classifier(spec: dict, random_state: int | None = None):
 
 
 def relevance_scores(estimator, X) -> np.ndarray:
-    """Higher = more likely relevant. Probability of class 1 where available, else the margin."""
+    """Higher = more likely relevant. Probability of class 1 where available, else the margin.
+
+    X may be a `ConcatFeatures` (blocks not copied into one matrix, for very large pools): then
+    the estimator must be linear (coef_, intercept_) and the margin is computed block by block."""
+    if hasattr(X, "blocks"):
+        if not hasattr(estimator, "coef_") or isinstance(estimator, (MultinomialNB, ComplementNB)):
+            raise PresetError("block features (very large pools) need a linear SVM or logistic regression")
+        pos = list(estimator.classes_).index(1)
+        margin = X.dot(estimator.coef_[0]) + float(estimator.intercept_[0])
+        margin = margin if pos == 1 else -margin
+        return 1.0 / (1.0 + np.exp(-margin)) if isinstance(estimator, LogisticRegression) else margin
     if hasattr(estimator, "predict_proba") and not isinstance(estimator, LinearSVC):
         return estimator.predict_proba(X)[:, list(estimator.classes_).index(1)].astype(np.float64)
     return np.asarray(estimator.decision_function(X), dtype=np.float64)

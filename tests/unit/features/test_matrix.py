@@ -60,3 +60,22 @@ def test_factory_gets_the_embedding_table():
 def test_malformed_specs(spec, match):
     with pytest.raises(PresetError, match=match):
         build_features(TEXTS, spec)
+
+
+def test_concat_features_acts_like_the_concatenated_matrix(monkeypatch):
+    import triage.features.matrix as fm
+    from triage.learn.classifiers import make_classifier, relevance_scores
+
+    texts = [f"peer support worker study {i % 7} recovery" if i % 3 else f"knee surgery trial {i}" for i in range(60)]
+    y = np.array([1 if i % 3 else 0 for i in range(60)])
+    spec = {"tfidf": {}, "embedding": {"model": "fake"}}
+    full = fm.build_features(texts, spec)
+    monkeypatch.setattr(fm, "LAZY_CONCAT_ENTRIES", 0)
+    lazy = fm.build_features(texts, spec)
+    assert isinstance(lazy, fm.ConcatFeatures) and lazy.shape == full.shape
+    rows = np.array([3, 0, 7])
+    np.testing.assert_allclose(lazy[rows].toarray(), full[rows].toarray())
+    for kind in ("svm", "logistic"):
+        a = make_classifier({"type": kind}, random_state=0).fit(full[:40], y[:40])
+        b = make_classifier({"type": kind}, random_state=0).fit(lazy[np.arange(40)], y[:40])
+        np.testing.assert_allclose(relevance_scores(a, full), relevance_scores(b, lazy), rtol=1e-5, atol=1e-6)
