@@ -109,6 +109,7 @@ def stage_rank(args) -> dict:
             t = time.perf_counter()
             run_round(m.X, h, preset, round_rng(args.seed, r))
             rounds.append(time.perf_counter() - t)
+        del m, h  # rank_project builds its own matrix: do not hold two
         t = time.perf_counter()
         rank_project(p, args.preset)
         full = time.perf_counter() - t

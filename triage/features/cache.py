@@ -57,8 +57,8 @@ def safe_model_dir(model_id: str) -> str:
 def _checksum(model_id: str, hashes: np.ndarray, vectors: np.ndarray) -> str:
     h = hashlib.blake2b(digest_size=16)
     h.update(model_id.encode("utf-8"))
-    h.update(np.ascontiguousarray(hashes).tobytes())
-    h.update(np.ascontiguousarray(vectors).tobytes())
+    h.update(memoryview(np.ascontiguousarray(hashes)))  # no copy (large caches)
+    h.update(memoryview(np.ascontiguousarray(vectors)))
     return h.hexdigest()
 
 

@@ -70,7 +70,7 @@ def _checksum(key: str, m: sp.csr_matrix) -> str:
     h = hashlib.blake2b(digest_size=16)
     h.update(key.encode())
     for a in (np.asarray(m.shape, dtype=np.int64), m.indptr, m.indices, m.data):
-        h.update(np.ascontiguousarray(a).tobytes())
+        h.update(memoryview(np.ascontiguousarray(a)))  # no copy: matrices reach GBs
     return h.hexdigest()
 
 
