@@ -11,7 +11,7 @@ from typing import Iterable
 
 from triage.errors import ImportFormatError
 from triage.io.record import Record
-from triage.io.ris import parse_year, values
+from triage.io.ris import add_field, parse_year, values
 
 TAG_LINE = re.compile(r"^([A-Z][A-Z0-9]{0,3}) {0,3}- ?(.*?)\s*$")
 _BRACKETED = re.compile(r"^(.*?)\s*\[(\w+)\]\s*$")
@@ -74,13 +74,7 @@ def parse_medline(lines: Iterable[tuple[int, str]], path: str = "<medline>") -> 
             fields, start = {}, n
         elif fields is None:
             raise ImportFormatError(path, f"tag {tag} before the first 'PMID- ' line", line=n)
-        old = fields.get(tag)
-        if old is None:
-            fields[tag] = value
-        elif isinstance(old, list):
-            old.append(value)
-        else:
-            fields[tag] = [old, value]
+        add_field(fields, tag, value)
         last_tag = tag
     if fields is not None:
         close()

@@ -115,6 +115,17 @@ def record_from_fields(fields: dict, position: int, line: int | None) -> Record:
         fields=fields, position=position, line=line, label=label, note=note)
 
 
+def add_field(fields: dict, tag: str, value: str) -> None:
+    """Store a tag's value; a repeated tag (AU, KW, ...) becomes a list in file order."""
+    old = fields.get(tag)
+    if old is None:
+        fields[tag] = value
+    elif isinstance(old, list):
+        old.append(value)
+    else:
+        fields[tag] = [old, value]
+
+
 _TRIAGE = re.compile(r"^triage(?: (note|reason))?:\s*(.*)$")
 
 
@@ -140,13 +151,7 @@ def iter_tagged(lines: Iterable[tuple[int, str]], path: str) -> Iterator[tuple[d
                 yield fields, start, False
                 fields, last_tag = None, None
                 continue
-            old = fields.get(tag)
-            if old is None:
-                fields[tag] = value
-            elif isinstance(old, list):
-                old.append(value)
-            else:
-                fields[tag] = [old, value]
+            add_field(fields, tag, value)
             last_tag = tag
         elif text.strip() and fields is not None and last_tag is not None:
             # continuation of the previous tag's value (wrapped abstracts, Ovid/EndNote)
