@@ -65,6 +65,18 @@ def hypergeom_cdf(k, M, K, n, stop_above: float | None = None, mid_p: bool = Fal
     return out.reshape(shape)
 
 
+def first_true(pred, lo: int, hi: int) -> int:
+    """The smallest x in (lo, hi] with pred(x) true, for a predicate that is false at lo, true at
+    hi and monotone in between (binary search; pred is called O(log(hi - lo)) times)."""
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if pred(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
 def hypergeom_upper(x: int, n: int, M: int, confidence: float) -> int:
     """One-sided upper confidence bound on K, the successes in a population of M, after a
     simple random sample of n (without replacement) held x successes.
@@ -78,13 +90,8 @@ def hypergeom_upper(x: int, n: int, M: int, confidence: float) -> int:
     lo, hi = x, M - (n - x)  # K is at least x and leaves room for the n - x failures seen
     if hypergeom_cdf(x, M, hi, n)[()] > alpha:
         return int(hi)
-    while hi - lo > 1:  # invariant: cdf(lo) > alpha >= cdf(hi)
-        mid = (lo + hi) // 2
-        if hypergeom_cdf(x, M, mid, n)[()] > alpha:
-            lo = mid
-        else:
-            hi = mid
-    return int(lo)
+    # cdf(lo) > alpha >= cdf(hi): the last K not rejected
+    return int(first_true(lambda K: hypergeom_cdf(x, M, K, n)[()] <= alpha, lo, hi)) - 1
 
 
 def clopper_pearson(x: int, n: int, confidence: float = 0.95) -> tuple[float, float]:

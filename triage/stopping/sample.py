@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from triage.stopping.base import RuleResult, check_target, min_total_for_miss, pct
-from triage.stopping.dist import hypergeom_cdf, hypergeom_upper
+from triage.stopping.dist import first_true, hypergeom_cdf, hypergeom_upper
 from triage.store.history import RANDOM, History
 
 NAME = "random_sample"
@@ -88,14 +88,7 @@ def certification_sample_size(pool_size: int, relevant_found: int, target: float
     ok = lambda n: hypergeom_cdf(0, pool_size, U + 1, n)[()] <= alpha  # noqa: E731
     if not ok(pool_size - 1):
         return None
-    lo, hi = 0, pool_size - 1
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return first_true(ok, 0, pool_size - 1)
 
 
 def random_sample(history: History, sample: CertificationSample, target: float = 0.95,

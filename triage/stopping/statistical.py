@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from triage.stopping.base import RuleResult, check_target, min_total_for_miss, pct, split_prior
-from triage.stopping.dist import hypergeom_cdf
+from triage.stopping.dist import first_true, hypergeom_cdf
 from triage.store.history import History
 
 NAME = "statistical"
@@ -117,14 +117,7 @@ def remaining_upper_bound(history: History, confidence: float = 0.95, mid_p: boo
 
     if not rejected(pool):
         return pool
-    lo, hi = 0, pool  # U = 0 is never rejected (p = 1); invariant: lo accepted, hi rejected
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if rejected(mid):
-            hi = mid
-        else:
-            lo = mid
-    return lo
+    return first_true(rejected, 0, pool) - 1  # U = 0 is never rejected (p = 1): the last accepted U
 
 
 def more_irrelevant_needed(history: History, target: float = 0.95, confidence: float = 0.95,
@@ -153,14 +146,7 @@ def more_irrelevant_needed(history: History, target: float = 0.95, confidence: f
         return 0
     if pool == 0 or not stops(pool):
         return None
-    lo, hi = 0, pool
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if stops(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return first_true(stops, 0, pool)
 
 
 def statistical(history: History, target: float = 0.95, confidence: float = 0.95, mid_p: bool = False) -> RuleResult:
