@@ -149,3 +149,20 @@ def test_stopping_estimates_use_only_probability_scores(tmp_path):
             assert (probs is not None) == expect
             if expect:
                 assert len(probs) == len(recs) - 60 and 0 <= probs.min() <= probs.max() <= 1
+
+
+def test_rank_and_next_with_an_embedding_preset(tmp_path):
+    """A preset with sentence embeddings (fake embedder) goes through rank/next, caching vectors."""
+    preset = tmp_path / "fake_hybrid.toml"
+    preset.write_text('[features]\ntfidf = {}\nembedding = { model = "fake" }\n'
+                      '[classifier]\ntype = "svm"\nC = 0.11\n[balance]\ntype = "balanced"\nratio = 9.8\n'
+                      '[querier]\ntype = "max"\n', encoding="utf-8")
+    data = tmp_path / "records.csv"
+    _unlabelled_copy(SAMPLE, data)
+    proj2 = tmp_path / "proj2"
+    run("init", proj2)
+    run("import", proj2, data)
+    out = json.loads(run("rank", proj2, "--preset", preset, "--json"))
+    assert out["preset"] == "fake_hybrid" and out["pool"] == 500
+    run("next", proj2, "-n", 5, "--out", tmp_path / "b.csv", "--preset", preset)
+    assert any((proj2 / "cache" / "embeddings").rglob("*"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import getpass
 import sys
 import textwrap
 import threading
@@ -12,33 +11,6 @@ import click
 
 from triage.cli.main import cli
 from triage.store.project import Project
-
-
-def _reviewer(name: str | None) -> str:
-    if name:
-        return name
-    try:
-        return getpass.getuser()
-    except Exception:  # getuser raises various errors when no user name is set
-        return "reviewer"
-
-
-def _progress(label: str):
-    """A click progress-bar callback factory for long feature computations (stderr)."""
-    state = {}
-
-    def update(done: int, total: int) -> None:
-        bar = state.get("bar")
-        if bar is None:
-            bar = click.progressbar(length=total, label=label, file=sys.stderr)
-            bar.__enter__()
-            state["bar"] = bar
-        bar.update(done - bar.pos)
-        if done >= total:
-            bar.__exit__(None, None, None)
-            state.pop("bar")
-
-    return update
 
 
 def summary_line(project: Project) -> str:
@@ -60,7 +32,7 @@ def rank(directory: str, preset: str | None, as_json: bool) -> None:
     from triage.learn.session import rank_project
 
     with Project.open(directory) as project:
-        rnd, result = rank_project(project, preset, progress=_progress("Embedding records"))
+        rnd, result = rank_project(project, preset)
         info = {"round": rnd.id, "preset": rnd.preset, "model": result.model, "n_train": rnd.n_train,
                 "included": rnd.n_included, "excluded": rnd.n_excluded, "pool": len(rnd.record_ids),
                 "seconds": round(rnd.seconds, 3)}
@@ -92,7 +64,7 @@ def next_batch(directory: str, n: int, out: str | None, preset: str | None) -> N
     from triage.learn.session import next_records
 
     with Project.open(directory) as project:
-        rnd, ids, scores = next_records(project, n, preset, progress=_progress("Embedding records"))
+        rnd, ids, scores = next_records(project, n, preset)
         records = project.records(ids)
     fh = open(out, "w", newline="", encoding="utf-8") if out else sys.stdout
     try:
@@ -167,10 +139,12 @@ def screen(directory: str, retrain_every: int, preset: str | None, reviewer: str
     """Interactive screening in the terminal. Every label is saved the moment you press a key."""
     from triage.learn.session import current_ranking
 
-    reviewer = _reviewer(reviewer)
+    from triage.store.labels_io import default_reviewer
+
+    reviewer = reviewer or default_reviewer()
     ranker = _BackgroundRanker(directory, preset)
     with Project.open(directory) as project:
-        rnd = current_ranking(project, preset, progress=_progress("Embedding records"))
+        rnd = current_ranking(project, preset)
         skipped: set[int] = set()
         undo_stack: list[int] = []
         since_retrain = 0
