@@ -31,34 +31,22 @@ def _pyplot():
 
 def plot_recall(labels, n_records: int, n_relevant: int, path: str | Path, title: str = "") -> Path:
     """One run's recall curve next to random screening and the 95 % line; writes a PNG."""
-    plt = _pyplot()
-    y = recall_curve(labels, n_records, n_relevant)
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    ax.plot(GRID * 100, y * 100, label="triage")
-    ax.plot([0, 100], [0, 100], ls="--", color="grey", label="random order")
-    ax.axhline(95, ls=":", color="black", lw=0.8)
-    ax.set_xlabel("records screened (%)")
-    ax.set_ylabel("relevant records found (%)")
-    ax.set_xlim(0, 100)
-    ax.set_ylim(0, 101)
-    ax.set_title(title)
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    return plot_curves({"triage": recall_curve(labels, n_records, n_relevant)}, path, title,
+                       ylabel="relevant records found (%)", figsize=(6, 4))
 
 
-def plot_curves(curves: dict[str, np.ndarray], path: str | Path, title: str = "") -> Path:
-    """Several mean recall curves (name -> recall on GRID) in one PNG."""
+def plot_curves(curves: dict[str, np.ndarray], path: str | Path, title: str = "",
+                ylabel: str = "relevant records found (%), mean over runs",
+                figsize: tuple[float, float] = (7, 4.5)) -> Path:
+    """Recall curves (name -> recall on GRID) with random order and the 95 % line, in one PNG."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    fig, ax = plt.subplots(figsize=figsize, dpi=100)
     for name, y in sorted(curves.items()):
         ax.plot(GRID * 100, np.asarray(y) * 100, label=name)
     ax.plot([0, 100], [0, 100], ls="--", color="grey", label="random order")
     ax.axhline(95, ls=":", color="black", lw=0.8)
     ax.set_xlabel("records screened (%)")
-    ax.set_ylabel("relevant records found (%), mean over runs")
+    ax.set_ylabel(ylabel)
     ax.set_xlim(0, 100)
     ax.set_ylim(0, 101)
     ax.set_title(title)
