@@ -21,8 +21,6 @@ _CLASSIFIERS = {
     "nb": (MultinomialNB, {"alpha": 1.0}),
     "cnb": (ComplementNB, {"alpha": 1.0}),
 }
-#: Classifiers that need non-negative features (TF-IDF only).
-NONNEGATIVE = {"nb", "cnb"}
 
 
 def make_classifier(spec: dict, random_state: int | None = None):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from triage.learn.balance import sample_weights
-from triage.learn.classifiers import NONNEGATIVE, make_classifier, relevance_scores
+from triage.learn.classifiers import make_classifier, relevance_scores
 from triage.learn.presets import Preset
 from triage.learn.queriers import make_querier
 from triage.store.history import History
@@ -47,31 +47,22 @@ def run_round(X, history: History, preset: Preset, rng: np.random.Generator,
     in_pool[labelled] = False
     pool = np.flatnonzero(in_pool)
     scores = np.full(n, np.nan)
-    probabilities = None
-    kind = preset.classifier.get("type")
     if len(np.unique(y)) == 2:
         clf = make_classifier(preset.classifier, random_state=int(rng.integers(2**31 - 1)))
-        Xt = X[labelled]
-        clf.fit(Xt, y, sample_weight=sample_weights(y, preset.balance))
+        clf.fit(X[labelled], y, sample_weight=sample_weights(y, preset.balance))
         if len(pool):
             # scoring every row is cheaper than slicing the pool out of a sparse matrix
             scores[pool] = relevance_scores(clf, X)[pool]
-        probabilistic = kind not in ("svm",)
-        if probabilistic and len(pool):
-            probabilities = scores[pool]
-        model = "classifier"
+        # every classifier but the SVM scores with P(relevant) (see relevance_scores)
+        probabilistic, model = preset.classifier.get("type") != "svm", "classifier"
     elif cold_scores is not None:
         scores[pool] = cold_scores[pool]
         probabilistic, model = False, "cold"
     else:
         scores[pool] = 0.0
         probabilistic, model = False, "random"
-    if kind in NONNEGATIVE and model == "classifier":
-        probabilistic = True
     querier = make_querier(preset.querier if model == "classifier" else {"type": "max"}, probabilistic)
-    order = querier(scores[pool], rng)
-    ranking = pool[order]
-    if probabilities is not None:
-        probabilities = scores[ranking]
+    ranking = pool[querier(scores[pool], rng)]
+    probabilities = scores[ranking] if probabilistic and len(pool) else None
     return RoundResult(ranking.astype(np.int64), scores, probabilities, model, len(labelled),
                        time.perf_counter() - t0)
