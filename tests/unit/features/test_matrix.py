@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 from triage.errors import PresetError
 from triage.features.embed import FakeEmbedder
-from triage.features.matrix import build_features
+from triage.features.matrix import build_features, center_rows
 
 TEXTS = ["statin therapy in adults", "statin therapy in children", "exercise for older adults",
          "vitamin D and bone health"]
@@ -37,6 +37,28 @@ def test_both_concatenated(tmp_path):
     np.testing.assert_allclose(x[:, -8:].toarray(), 2.0 * emb.embed(TEXTS), atol=1e-6)
     assert (x[:, : t.shape[1]] != t).nnz == 0
     assert (tmp_path / "embeddings").is_dir() and (tmp_path / "tfidf").is_dir()
+
+
+def test_center_rows_removes_the_shared_mean_and_renormalises():
+    shared = np.array([3.0, 0.0, 0.0], dtype=np.float32)
+    emb = np.array([shared + [0, 1, 0], shared + [0, -1, 0], shared + [0, 0, 2], shared], dtype=np.float32)
+    out = center_rows(emb)
+    mean = emb.mean(axis=0)
+    for row, raw in zip(out, emb):
+        centred = raw - mean
+        if np.linalg.norm(centred) > 0:
+            np.testing.assert_allclose(row, centred / np.linalg.norm(centred), atol=1e-6)
+    assert out.dtype == np.float32 and abs(out[:, 0]).max() < 1e-6  # the shared axis is gone
+    same = center_rows(np.ones((3, 4), dtype=np.float32))  # all rows equal: zero rows, no NaN
+    assert not np.isnan(same).any() and not same.any()
+
+
+def test_center_option_in_the_spec():
+    raw = build_features(TEXTS, {"embedding": {"model": "fake"}})
+    x = build_features(TEXTS, {"embedding": {"model": "fake", "center": True, "weight": 0.5}})
+    np.testing.assert_allclose(x, 0.5 * center_rows(raw), atol=1e-6)
+    with pytest.raises(PresetError, match="center"):
+        build_features(TEXTS, {"embedding": {"model": "fake", "center": "yes"}})
 
 
 def test_factory_gets_the_embedding_table():
