@@ -20,7 +20,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 #: The preset used when none is named. Chosen from the cross-dataset benchmark (BENCHMARKS.md).
-DEFAULT_PRESET = "tfidf_svm"
+DEFAULT_PRESET = "hybrid_svm"
 
 _TABLES = ("features", "classifier", "balance", "querier")
 
