@@ -166,6 +166,8 @@ class SentenceTransformerEmbedder:
             _offline_env()
             import torch
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+            hf_logging.disable_progress_bar()  # its "Loading weights" bar is noise next to ours
             if self.threads:
                 torch.set_num_threads(int(self.threads))
             try:
