@@ -13,11 +13,13 @@ labelling order is scored with the SAME function, `triage.simulate.metrics.metri
 (priors excluded from N and R for both).
 
     asreview simulate DATA --ai elas_u4 --prior-idx I J --seed S --output RUN.asreview
-    triage simulate DATA --preset elas_u4 --prior-ids I,J --seed S --out RUN_DIR
+    triage simulate DATA --preset P --prior-ids I,J --seed S --out RUN_DIR --cache-dir C
 
 Usage:
     python benchmarks/compare_asreview.py --datasets Donners_2021 --seeds 1 \
         --out benchmarks/results/simulation_vs_asreview
+    python benchmarks/compare_asreview.py --datasets Hall_2012 --presets tfidf_svm,hybrid_svm \
+        --triage-cache cold --out OUT        # speed: features computed inside the timed command
 """
 
 from __future__ import annotations
@@ -74,23 +76,34 @@ def run_asreview(exe: str, data: Path, priors: list[int], seed: int, work: Path)
     return order, wall, n
 
 
-def run_triage(data: Path, priors: list[int], seed: int, work: Path, preset: str) -> tuple[list[int], float]:
+def run_triage(data: Path, priors: list[int], seed: int, work: Path, preset: str,
+               cache: str = "cold") -> tuple[list[int], float]:
+    """Time one `triage simulate` command. cache="cold": a new, empty feature cache (TF-IDF and
+    embeddings computed inside the timed command, as on a first run); "warm": a cache shared by
+    the runs of this comparison, filled by an untimed run first (as after a review's import)."""
     out = work / f"{data.stem}_s{seed}_triage"
     exe = shutil.which("triage") or str(Path(sys.executable).parent / "triage")
+    cache_dir = work / "triage_cache" if cache == "warm" else work / f"cache_{data.stem}_s{seed}"
     cmd = [exe, "simulate", str(data), "--preset", preset, "--prior-ids", ",".join(map(str, priors)),
-           "--seed", str(seed), "--out", str(out)]
+           "--seed", str(seed), "--out", str(out), "--cache-dir", str(cache_dir)]
+    if cache == "warm":
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=work)
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=work)
     wall = time.perf_counter() - t0
+    if cache == "cold":
+        shutil.rmtree(cache_dir, ignore_errors=True)
     with open(out / "history.csv", newline="", encoding="utf-8") as f:
         order = [int(r["row"]) for r in csv.DictReader(f)]
     return order, wall
 
 
-def compare(datasets: dict[str, Path], seeds: list[int], exe: str, work: Path, preset: str,
-            on_row=None) -> list[dict]:
-    """Both tools on every dataset x seed; `on_row(row)` is called as each row is ready."""
+def compare(datasets: dict[str, Path], seeds: list[int], exe: str, work: Path, presets: list[str],
+            cache: str = "cold", on_row=None) -> list[dict]:
+    """ASReview and every triage preset on every dataset x seed; `on_row(row)` is called as each
+    row is ready. `same_order`: this tool's labelling order equals ASReview's."""
     rows = []
+    suffix = " (warm cache)" if cache == "warm" else ""
     for name, path in datasets.items():
         gold = load_labelled(path).gold
         for seed in seeds:
@@ -100,15 +113,17 @@ def compare(datasets: dict[str, Path], seeds: list[int], exe: str, work: Path, p
                 raise SystemExit(f"{name}: ASReview read {a_n} records, triage {len(gold)}")
             if sorted(a_order[:2]) != sorted(priors):
                 raise SystemExit(f"{name}: ASReview's first labels {a_order[:2]} are not the priors {priors}")
-            t_order, t_wall = run_triage(path, priors, seed, work, preset)
-            for tool, order, wall in (("asreview-3.0.8 elas_u4", a_order, a_wall),
-                                      (f"triage {preset}", t_order, t_wall)):
+            runs = [("asreview-3.0.8 elas_u4", a_order, a_wall)]
+            for preset in presets:
+                t_order, t_wall = run_triage(path, priors, seed, work, preset, cache)
+                runs.append((f"triage {preset}{suffix}", t_order, t_wall))
+            for tool, order, wall in runs:
                 m = metrics_from_order(order, gold, priors).to_dict()
                 rows.append({"dataset": name, "seed": seed, "tool": tool, "priors": " ".join(map(str, priors)),
-                             **m, "same_order": a_order == t_order, "wall_seconds": round(wall, 2)})
+                             **m, "same_order": a_order == order, "wall_seconds": round(wall, 2)})
                 if on_row is not None:
                     on_row(rows[-1])
-            print(f"{name} seed {seed}: asreview {a_wall:.1f} s, triage {t_wall:.1f} s", file=sys.stderr)
+            print(f"{name} seed {seed}: " + ", ".join(f"{t} {w:.1f} s" for t, _, w in runs), file=sys.stderr)
     return rows
 
 
@@ -127,8 +142,9 @@ def markdown(rows: list[dict]) -> str:
              "triage's `draw_priors(gold, 1, 1, seed)` and passed to both tools by row number; both stop "
              "at the last relevant record. Metrics from each tool's labelling order with "
              "`triage.simulate.metrics` (priors excluded). Wall seconds: the whole command line. "
-             "Values are means over seeds. Identical labelling orders (both tools): "
-             f"{sum(r['same_order'] for r in rows) // 2} of {len(rows) // 2} runs.", "",
+             "Values are means over seeds. Labelling orders identical to ASReview's: "
+             f"{sum(r['same_order'] for r in rows if not r['tool'].startswith('asreview'))} of "
+             f"{sum(not r['tool'].startswith('asreview') for r in rows)} triage runs.", "",
              "| dataset | tool | " + " | ".join(cols) + " |", "|---|---|" + "---:|" * len(cols)]
     for d in datasets:
         for t in tools:
@@ -147,7 +163,10 @@ def main(argv=None) -> None:
     ap.add_argument("--datasets", default=None, help="comma-separated names (default: all in --data-dir)")
     ap.add_argument("--seeds", default="1")
     ap.add_argument("--asreview", default=DEFAULT_ASREVIEW, help="the asreview executable of its own venv")
-    ap.add_argument("--preset", default="elas_u4", help="triage preset to compare")
+    ap.add_argument("--presets", "--preset", default="elas_u4", help="triage presets to compare, comma-separated")
+    ap.add_argument("--triage-cache", choices=("cold", "warm"), default="cold",
+                    help="cold: each triage command starts with an empty feature cache; warm: features "
+                         "cached by an untimed run first")
     ap.add_argument("--work-dir", default=None, help="where project files go (default: a temporary folder)")
     ap.add_argument("--out", default="benchmarks/results/simulation_vs_asreview",
                     help="writes OUT.csv (one row per tool x dataset x seed) and OUT.md")
@@ -169,7 +188,8 @@ def main(argv=None) -> None:
             writer.writerow(row)
             f.flush()
 
-        rows = compare(datasets, parse_seeds(args.seeds), args.asreview, work, args.preset, on_row)
+        rows = compare(datasets, parse_seeds(args.seeds), args.asreview, work,
+                       [p.strip() for p in args.presets.split(",") if p.strip()], args.triage_cache, on_row)
     out.with_suffix(".md").write_text(markdown(rows), encoding="utf-8")
     print(json.dumps({"rows": len(rows), "csv": str(out.with_suffix(".csv")), "md": str(out.with_suffix(".md"))}))
 
