@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -64,66 +65,82 @@ def asreview_order(project: Path) -> tuple[list[int], int]:
     return [int(row_of[i]) for i in ids], len(row_of)
 
 
-def run_asreview(exe: str, data: Path, priors: list[int], seed: int, work: Path) -> tuple[list[int], float, int]:
+def timed(cmd: list[str], work: Path) -> tuple[float, float]:
+    """Run a command; (wall seconds, CPU seconds of the command and its children). CPU time is
+    the fairer speed figure on a shared machine: other jobs stretch wall time, not CPU time."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def run_asreview(exe: str, data: Path, priors: list[int], seed: int, work: Path):
+    """(labelling order, wall s, CPU s, number of records) of one `asreview simulate`."""
     out = work / f"{data.stem}_s{seed}.asreview"
     out.unlink(missing_ok=True)
     cmd = [exe, "simulate", str(data), "--ai", "elas_u4", "--prior-idx", *map(str, priors),
            "--seed", str(seed), "--output", str(out)]
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
-    wall = time.perf_counter() - t0
+    wall, cpu = timed(cmd, work)
     order, n = asreview_order(out)
-    return order, wall, n
+    return order, wall, cpu, n
 
 
 def run_triage(data: Path, priors: list[int], seed: int, work: Path, preset: str,
-               cache: str = "cold") -> tuple[list[int], float]:
-    """Time one `triage simulate` command. cache="cold": a new, empty feature cache (TF-IDF and
-    embeddings computed inside the timed command, as on a first run); "warm": a cache shared by
-    the runs of this comparison, filled by an untimed run first (as after a review's import)."""
+               cache: str = "cold", warm_dir: Path | None = None):
+    """(labelling order, wall s, CPU s) of one `triage simulate`. cache="cold": a new, empty
+    feature cache (TF-IDF and embeddings computed inside the timed command, as on a first run);
+    "warm": the cache `warm_dir` (default WORK/triage_cache), filled by an untimed run first if
+    needed (as after a review's import, when its embeddings exist)."""
     out = work / f"{data.stem}_s{seed}_triage"
     exe = shutil.which("triage") or str(Path(sys.executable).parent / "triage")
-    cache_dir = work / "triage_cache" if cache == "warm" else work / f"cache_{data.stem}_s{seed}"
+    if cache == "warm":
+        cache_dir = warm_dir or work / "triage_cache"
+    else:
+        cache_dir = work / f"cache_{data.stem}_s{seed}"
+        shutil.rmtree(cache_dir, ignore_errors=True)
     cmd = [exe, "simulate", str(data), "--preset", preset, "--prior-ids", ",".join(map(str, priors)),
            "--seed", str(seed), "--out", str(out), "--cache-dir", str(cache_dir)]
     if cache == "warm":
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=work)
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=work)
-    wall = time.perf_counter() - t0
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+    wall, cpu = timed(cmd, work)
     if cache == "cold":
         shutil.rmtree(cache_dir, ignore_errors=True)
     with open(out / "history.csv", newline="", encoding="utf-8") as f:
         order = [int(r["row"]) for r in csv.DictReader(f)]
-    return order, wall
+    return order, wall, cpu
 
 
 def compare(datasets: dict[str, Path], seeds: list[int], exe: str, work: Path, presets: list[str],
-            cache: str = "cold", on_row=None) -> list[dict]:
+            cache: str = "cold", on_row=None, warm_dir: Path | None = None) -> list[dict]:
     """ASReview and every triage preset on every dataset x seed; `on_row(row)` is called as each
-    row is ready. `same_order`: this tool's labelling order equals ASReview's."""
+    row is ready. A preset may carry its own cache mode: "hybrid_svm@warm". `same_order`: this
+    tool's labelling order equals ASReview's."""
     rows = []
-    suffix = " (warm cache)" if cache == "warm" else ""
     for name, path in datasets.items():
         gold = load_labelled(path).gold
         for seed in seeds:
             priors = draw_priors(gold, 1, 1, seed).tolist()
-            a_order, a_wall, a_n = run_asreview(exe, path, priors, seed, work)
+            a_order, a_wall, a_cpu, a_n = run_asreview(exe, path, priors, seed, work)
             if a_n != len(gold):
                 raise SystemExit(f"{name}: ASReview read {a_n} records, triage {len(gold)}")
             if sorted(a_order[:2]) != sorted(priors):
                 raise SystemExit(f"{name}: ASReview's first labels {a_order[:2]} are not the priors {priors}")
-            runs = [("asreview-3.0.8 elas_u4", a_order, a_wall)]
-            for preset in presets:
-                t_order, t_wall = run_triage(path, priors, seed, work, preset, cache)
-                runs.append((f"triage {preset}{suffix}", t_order, t_wall))
-            for tool, order, wall in runs:
+            runs = [("asreview-3.0.8 elas_u4", a_order, a_wall, a_cpu)]
+            for item in presets:
+                preset, _, mode = item.partition("@")
+                mode = mode or cache
+                t_order, t_wall, t_cpu = run_triage(path, priors, seed, work, preset, mode, warm_dir)
+                runs.append((f"triage {preset}" + (" (warm cache)" if mode == "warm" else ""), t_order, t_wall, t_cpu))
+            for tool, order, wall, cpu in runs:
                 m = metrics_from_order(order, gold, priors).to_dict()
                 rows.append({"dataset": name, "seed": seed, "tool": tool, "priors": " ".join(map(str, priors)),
-                             **m, "same_order": a_order == order, "wall_seconds": round(wall, 2)})
+                             **m, "same_order": a_order == order, "wall_seconds": round(wall, 2),
+                             "cpu_seconds": round(cpu, 2)})
                 if on_row is not None:
                     on_row(rows[-1])
-            print(f"{name} seed {seed}: " + ", ".join(f"{t} {w:.1f} s" for t, _, w in runs), file=sys.stderr)
+            print(f"{name} seed {seed}: " + ", ".join(f"{t} {w:.1f} s" for t, _, w, _ in runs), file=sys.stderr)
     return rows
 
 
@@ -136,7 +153,7 @@ def markdown(rows: list[dict]) -> str:
     tools = list(dict.fromkeys(r["tool"] for r in rows))
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
     seeds = sorted({r["seed"] for r in rows})
-    cols = METRICS + ("wall_seconds",)
+    cols = METRICS + ("wall_seconds",) + (("cpu_seconds",) if all("cpu_seconds" in r for r in rows) else ())
     lines = ["# triage vs ASReview 3 (ELAS u4): same datasets, priors and seeds", "",
              f"Seeds {', '.join(map(str, seeds))}; priors 1 relevant + 1 irrelevant drawn with "
              "triage's `draw_priors(gold, 1, 1, seed)` and passed to both tools by row number; both stop "
@@ -166,7 +183,8 @@ def main(argv=None) -> None:
     ap.add_argument("--presets", "--preset", default="elas_u4", help="triage presets to compare, comma-separated")
     ap.add_argument("--triage-cache", choices=("cold", "warm"), default="cold",
                     help="cold: each triage command starts with an empty feature cache; warm: features "
-                         "cached by an untimed run first")
+                         "cached by an untimed run first; per preset: NAME@cold / NAME@warm")
+    ap.add_argument("--warm-cache-dir", default=None, help="feature cache for warm runs (default: WORK/triage_cache)")
     ap.add_argument("--work-dir", default=None, help="where project files go (default: a temporary folder)")
     ap.add_argument("--out", default="benchmarks/results/simulation_vs_asreview",
                     help="writes OUT.csv (one row per tool x dataset x seed) and OUT.md")
@@ -189,7 +207,8 @@ def main(argv=None) -> None:
             f.flush()
 
         rows = compare(datasets, parse_seeds(args.seeds), args.asreview, work,
-                       [p.strip() for p in args.presets.split(",") if p.strip()], args.triage_cache, on_row)
+                       [p.strip() for p in args.presets.split(",") if p.strip()], args.triage_cache, on_row,
+                       Path(args.warm_cache_dir) if args.warm_cache_dir else None)
     out.with_suffix(".md").write_text(markdown(rows), encoding="utf-8")
     print(json.dumps({"rows": len(rows), "csv": str(out.with_suffix(".csv")), "md": str(out.with_suffix(".md"))}))
 
