@@ -50,10 +50,12 @@ def bootstrap_ci(diffs: list[float], rng: np.random.Generator, n: int = 10_000) 
     return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
 
 
-def table(runs, reference: str, seed: int = 0) -> str:
-    tools = sorted({t for t, _ in runs}, key=lambda t: (t != reference, "benchmark" in t, t))
+def table(runs, reference: str, seed: int = 0, tools: list[str] | None = None) -> str:
+    tools = sorted(tools or {t for t, _ in runs}, key=lambda t: (t != reference, "benchmark" in t, t))
     seeds = max(len(v) for v in runs.values())
     datasets = sorted({d for _, d in runs if all(len(runs.get((t, d), {})) == seeds for t in tools)})
+    if not datasets:
+        raise SystemExit(f"no dataset has all {seeds} seeds for every tool: {', '.join(tools)}")
     per = {(t, d, m): st.fmean(float(r[m]) for r in runs[(t, d)].values())
            for t in tools for d in datasets for m in METRICS + ("seconds",)}
     groups = overlap_groups(datasets)
@@ -96,8 +98,10 @@ def main(argv=None) -> None:
     ap.add_argument("--results", nargs="*", default=[], help="triage benchmark results.csv files")
     ap.add_argument("--reference", default="asreview-3.0.8 elas_u4")
     ap.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    ap.add_argument("--tools", default=None, help="only these tools, comma-separated (names as in the table)")
     args = ap.parse_args(argv)
-    print(table(load(args.compare, args.results), args.reference, args.seed), end="")
+    tools = [t.strip() for t in args.tools.split(",")] if args.tools else None
+    print(table(load(args.compare, args.results), args.reference, args.seed, tools), end="")
 
 
 if __name__ == "__main__":
