@@ -1,0 +1,63 @@
+"""The selection and comparison logic of benchmarks/choose_default.py and vs_asreview_table.py."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+choose_default = pytest.importorskip("choose_default")
+vs_asreview_table = pytest.importorskip("vs_asreview_table")
+
+
+def _runs(table: dict[str, dict[str, tuple[float, float]]], seeds=(1, 2)):
+    """{preset: {dataset: (wss_95, recall_10)}} -> the scripts' runs mapping (same value per seed)."""
+    runs = {}
+    for preset, per in table.items():
+        for d, (w, r) in per.items():
+            runs[(preset, d)] = {s: {"wss_95": w, "recall_10": r, "atd": 0.2, "loss": 0.1, "seconds": 1.0}
+                                 for s in seeds}
+    return runs
+
+
+def test_leave_one_review_out_picks_on_the_other_reviews_and_scores_the_held_out_one():
+    # a robust winner: picked in every fold, held-out mean = its own mean
+    runs = _runs({"a": {"d1": (0.9, 0.9), "d2": (0.9, 0.9), "d3": (0.9, 0.9), "d4": (0.3, 0.3)},
+                  "b": {"d1": (0.5, 0.5), "d2": (0.5, 0.5), "d3": (0.5, 0.5), "d4": (0.9, 0.9)}})
+    out = choose_default.report(runs, ["a", "b"])
+    assert "picked: a 4x" in out and "held-out WSS@95 0.750" in out
+    # a fragile winner: "a" wins in-sample (0.625 vs 0.6) but loses 3 of 4 folds; held out:
+    # b on d1-d3 (0.5 each), a on d4 (0.1) -> 0.4, well below the in-sample 0.625
+    runs = _runs({"a": {"d1": (0.9, 0.9), "d2": (0.8, 0.8), "d3": (0.7, 0.7), "d4": (0.1, 0.1)},
+                  "b": {"d1": (0.5, 0.5), "d2": (0.5, 0.5), "d3": (0.5, 0.5), "d4": (0.9, 0.9)}})
+    out = choose_default.report(runs, ["a", "b"])
+    assert "picked: b 3x, a 1x" in out
+    assert "held-out WSS@95 0.400" in out and "in-sample winner a: 0.625" in out
+
+
+def test_overlapping_datasets_count_as_one_review():
+    runs = _runs({"a": {"Chou_2003": (1.0, 1.0), "Cohen_2006_Opiods": (0.0, 0.0), "x": (0.5, 0.5)}})
+    groups, means = choose_default.review_means(runs, ["a"])
+    assert sorted(map(sorted, groups)) == [["Chou_2003", "Cohen_2006_Opiods"], ["x"]]
+    assert sorted(means[("a", i, "wss_95")] for i in range(2)) == [0.5, 0.5]
+
+
+def test_comparison_table_paired_differences_and_win_counts():
+    runs = _runs({"ref": {"d1": (0.5, 0.5), "d2": (0.5, 0.5), "d3": (0.5, 0.5)},
+                  "new": {"d1": (0.6, 0.5), "d2": (0.7, 0.4), "d3": (0.4, 0.5)}})
+    out = vs_asreview_table.table(runs, "ref", seed=0)
+    assert "3 datasets x 2 seeds" in out
+    row = next(line for line in out.splitlines() if line.startswith("| new |") and "[" in line)
+    wss, recall = [c.strip() for c in row.split("|")[2:4]]
+    assert wss.startswith("+0.067 [") and wss.endswith(", 2/1")  # +0.1, +0.2, -0.1
+    assert recall.startswith("-0.033 [") and recall.endswith(", 0/1")  # 0, -0.1, 0
+
+
+def test_bootstrap_interval_contains_the_mean_and_is_seeded():
+    diffs = [0.1, -0.05, 0.2, 0.0, 0.03]
+    lo, hi = vs_asreview_table.bootstrap_ci(diffs, np.random.default_rng(3))
+    assert lo <= np.mean(diffs) <= hi
+    assert (lo, hi) == vs_asreview_table.bootstrap_ci(diffs, np.random.default_rng(3))
