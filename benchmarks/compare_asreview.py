@@ -17,7 +17,7 @@ labelling order is scored with the SAME function, `triage.simulate.metrics.metri
 
 Usage:
     python benchmarks/compare_asreview.py --datasets Donners_2021 --seeds 1 \
-        --out benchmarks/results/simulation_vs_asreview
+        --out benchmarks/results/vs_asreview/OUT
     python benchmarks/compare_asreview.py --datasets Hall_2012 --presets tfidf_svm,hybrid_svm \
         --triage-cache cold --out OUT        # speed: features computed inside the timed command
 """
@@ -186,7 +186,7 @@ def main(argv=None) -> None:
                          "cached by an untimed run first; per preset: NAME@cold / NAME@warm")
     ap.add_argument("--warm-cache-dir", default=None, help="feature cache for warm runs (default: WORK/triage_cache)")
     ap.add_argument("--work-dir", default=None, help="where project files go (default: a temporary folder)")
-    ap.add_argument("--out", default="benchmarks/results/simulation_vs_asreview",
+    ap.add_argument("--out", default="benchmarks/results/vs_asreview/OUT",
                     help="writes OUT.csv (one row per tool x dataset x seed) and OUT.md")
     args = ap.parse_args(argv)
     names = [d for d in args.datasets.split(",")] if args.datasets else None
