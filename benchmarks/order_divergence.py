@@ -5,9 +5,10 @@
 Reads the run files compare_asreview.py leaves in its --work-dir (DATASET_sSEED.asreview and
 DATASET_sSEED_triage/history.csv) and reports, per run, the first position where the two orders
 differ, and whether the two records picked there tie: triage's ELAS u4 model, retrained on the
-labels both tools share up to that point, gives them scores equal to float32 precision (1e-6
-relative; triage keeps features in float32, ASReview in float64). Records with the same text, or
-with no term in common with the labelled ones, tie exactly; each tool breaks ties its own way. After such a tie the two tools train
+labels both tools share up to that point, gives them scores equal within the SVM solver's
+precision (1e-4 relative: liblinear stops at tolerance 1e-4, and its random coordinate order
+moves scores by about that much). Records with the same text, or with no term in common with
+the labelled ones, tie exactly; each tool breaks ties its own way. After such a tie the two tools train
 on different records and may drift apart without either being wrong.
 """
 
@@ -31,12 +32,12 @@ from triage.simulate.data import load_labelled  # noqa: E402
 
 
 def tied(X, gold, prefix: list[int], i: int, j: int, preset) -> bool:
-    """Do records i and j score the same (1e-6 relative) after training on `prefix`?"""
+    """Do records i and j score the same (1e-4 relative) after training on `prefix`?"""
     n = X.shape[0]
     hist = History.from_lists(prefix, gold[prefix], [1] * len(prefix), [0] * len(prefix), n)
     scores = run_round(X, hist, preset, round_rng(0, 0)).scores
     scale = max(1.0, float(abs(scores[i])), float(abs(scores[j])))
-    return abs(float(scores[i]) - float(scores[j])) <= 1e-6 * scale
+    return abs(float(scores[i]) - float(scores[j])) <= 1e-4 * scale
 
 
 def main(argv=None) -> None:
