@@ -120,8 +120,9 @@ def build_features(texts: list[str], spec: dict, cache_dir: str | Path | None = 
 def center_rows(emb: np.ndarray) -> np.ndarray:
     """Rows minus their mean, re-normalised to unit length (float32; a zero row stays zero).
 
-    Every abstract of one search shares the topic, so raw sentence embeddings are all close
-    to each other; removing the shared mean leaves what tells the records apart."""
+    Every abstract of one search shares the topic, so raw sentence embeddings are all close to
+    each other. Removing the shared mean was meant to sharpen them; measured, it lowered recall
+    (BENCHMARKS.md section 3). Kept so that comparison can be re-run."""
     out = emb - emb.mean(axis=0, dtype=np.float64).astype(np.float32)
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     np.divide(out, norms, out=out, where=norms > 0)
