@@ -122,12 +122,14 @@ def compare(datasets: dict[str, Path], seeds: list[int], exe: str, work: Path, p
         gold = load_labelled(path).gold
         for seed in seeds:
             priors = draw_priors(gold, 1, 1, seed).tolist()
-            a_order, a_wall, a_cpu, a_n = run_asreview(exe, path, priors, seed, work)
-            if a_n != len(gold):
-                raise SystemExit(f"{name}: ASReview read {a_n} records, triage {len(gold)}")
-            if sorted(a_order[:2]) != sorted(priors):
-                raise SystemExit(f"{name}: ASReview's first labels {a_order[:2]} are not the priors {priors}")
-            runs = [("asreview-3.0.8 elas_u4", a_order, a_wall, a_cpu)]
+            runs, a_order = [], None
+            if exe:  # exe="" runs triage only (its rows can join ASReview's from another run)
+                a_order, a_wall, a_cpu, a_n = run_asreview(exe, path, priors, seed, work)
+                if a_n != len(gold):
+                    raise SystemExit(f"{name}: ASReview read {a_n} records, triage {len(gold)}")
+                if sorted(a_order[:2]) != sorted(priors):
+                    raise SystemExit(f"{name}: ASReview's first labels {a_order[:2]} are not the priors {priors}")
+                runs.append(("asreview-3.0.8 elas_u4", a_order, a_wall, a_cpu))
             for item in presets:
                 preset, _, mode = item.partition("@")
                 mode = mode or cache
@@ -136,7 +138,7 @@ def compare(datasets: dict[str, Path], seeds: list[int], exe: str, work: Path, p
             for tool, order, wall, cpu in runs:
                 m = metrics_from_order(order, gold, priors).to_dict()
                 rows.append({"dataset": name, "seed": seed, "tool": tool, "priors": " ".join(map(str, priors)),
-                             **m, "same_order": a_order == order, "wall_seconds": round(wall, 2),
+                             **m, "same_order": a_order == order if a_order is not None else "", "wall_seconds": round(wall, 2),
                              "cpu_seconds": round(cpu, 2)})
                 if on_row is not None:
                     on_row(rows[-1])
@@ -160,7 +162,7 @@ def markdown(rows: list[dict]) -> str:
              "at the last relevant record. Metrics from each tool's labelling order with "
              "`triage.simulate.metrics` (priors excluded). Wall seconds: the whole command line. "
              "Values are means over seeds. Labelling orders identical to ASReview's: "
-             f"{sum(r['same_order'] for r in rows if not r['tool'].startswith('asreview'))} of "
+             f"{sum(r['same_order'] is True for r in rows if not r['tool'].startswith('asreview'))} of "
              f"{sum(not r['tool'].startswith('asreview') for r in rows)} triage runs.", "",
              "| dataset | tool | " + " | ".join(cols) + " |", "|---|---|" + "---:|" * len(cols)]
     for d in datasets:
@@ -179,7 +181,9 @@ def main(argv=None) -> None:
     ap.add_argument("--data-dir", default=DATA_DIR)
     ap.add_argument("--datasets", default=None, help="comma-separated names (default: all in --data-dir)")
     ap.add_argument("--seeds", default="1")
-    ap.add_argument("--asreview", default=DEFAULT_ASREVIEW, help="the asreview executable of its own venv")
+    ap.add_argument("--asreview", default=DEFAULT_ASREVIEW,
+                    help="the asreview executable of its own venv; \"\" runs only triage (a long dataset's "
+                         "seeds can then be split over processes: --presets \"\" for ASReview alone)")
     ap.add_argument("--presets", "--preset", default="elas_u4", help="triage presets to compare, comma-separated")
     ap.add_argument("--triage-cache", choices=("cold", "warm"), default="cold",
                     help="cold: each triage command starts with an empty feature cache; warm: features "
