@@ -93,7 +93,7 @@ def run_triage(data: Path, priors: list[int], seed: int, work: Path, preset: str
     feature cache (TF-IDF and embeddings computed inside the timed command, as on a first run);
     "warm": the cache `warm_dir` (default WORK/triage_cache), filled by an untimed run first if
     needed (as after a review's import, when its embeddings exist)."""
-    out = work / f"{data.stem}_s{seed}_triage"
+    out = work / f"{data.stem}_s{seed}_{preset}{'_warm' if cache == 'warm' else ''}"  # one folder per run
     exe = shutil.which("triage") or str(Path(sys.executable).parent / "triage")
     if cache == "warm":
         cache_dir = warm_dir or work / "triage_cache"

@@ -3,7 +3,7 @@
     python benchmarks/order_divergence.py WORK_DIR [WORK_DIR ...] [--data-dir DIR] > divergence.md
 
 Reads the run files compare_asreview.py leaves in its --work-dir (DATASET_sSEED.asreview and
-DATASET_sSEED_triage/history.csv) and reports, per run, the first position where the two orders
+DATASET_sSEED_elas_u4/history.csv) and reports, per run, the first position where the two orders
 differ, and whether the two records picked there tie: triage's ELAS u4 model, retrained on the
 labels both tools share up to that point, gives them scores equal within the SVM solver's
 precision (1e-4 relative: liblinear stops at tolerance 1e-4, and its random coordinate order
@@ -51,8 +51,10 @@ def main(argv=None) -> None:
     for work in args.work_dirs:
         for f in sorted(work.glob("*_s*.asreview")):
             m = re.fullmatch(r"(.+)_s(\d+)\.asreview", f.name)
-            hist = work / f"{m[1]}_s{m[2]}_triage" / "history.csv"
-            if not hist.exists():
+            # compare_asreview.py names the run folder after the preset; "_triage" is its older name
+            hist = next((h for h in (work / f"{m[1]}_s{m[2]}_{d}" / "history.csv" for d in ("elas_u4", "triage"))
+                         if h.exists()), None)
+            if hist is None:
                 continue
             if m[1] not in X_of:
                 data = load_labelled(args.data_dir / f"{m[1]}.csv")

@@ -61,3 +61,16 @@ def test_bootstrap_interval_contains_the_mean_and_is_seeded():
     lo, hi = vs_asreview_table.bootstrap_ci(diffs, np.random.default_rng(3))
     assert lo <= np.mean(diffs) <= hi
     assert (lo, hi) == vs_asreview_table.bootstrap_ci(diffs, np.random.default_rng(3))
+
+
+def test_comparison_keeps_each_presets_run_in_its_own_folder(tmp_path, monkeypatch):
+    """Two presets on one dataset x seed must not overwrite each other's history."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    compare_asreview = pytest.importorskip("compare_asreview")
+    data = Path(__file__).resolve().parents[2] / "fixtures" / "simulate" / "statins_small.csv"
+    rows = compare_asreview.compare({"statins_small": data}, [1], "", tmp_path, ["tfidf_svm", "elas_u4"])
+    assert [r["tool"] for r in rows] == ["triage tfidf_svm", "triage elas_u4"]
+    for preset, row in zip(["tfidf_svm", "elas_u4"], rows):
+        history = tmp_path / f"statins_small_s1_{preset}" / "history.csv"
+        assert history.exists()
+        assert len(history.read_text().splitlines()) - 1 == row["screened"] + 2  # + the 2 priors
