@@ -47,10 +47,12 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     preset = load_preset("elas_u4")
     X_of, gold_of = {}, {}
-    rows = []
+    rows, seen = [], set()
     for work in args.work_dirs:
         for f in sorted(work.glob("*_s*.asreview")):
             m = re.fullmatch(r"(.+)_s(\d+)\.asreview", f.name)
+            if (m[1], m[2]) in seen:  # a run repeated in another work dir counts once
+                continue
             # compare_asreview.py names the run folder after the preset; "_triage" is its older name
             hist = next((h for h in (work / f"{m[1]}_s{m[2]}_{d}" / "history.csv" for d in ("elas_u4", "triage"))
                          if h.exists()), None)
@@ -65,6 +67,7 @@ def main(argv=None) -> None:
             k = next((i for i, (x, y) in enumerate(zip(a, t)) if x != y), None)
             tie = None if k is None else tied(X_of[m[1]], gold_of[m[1]], a[:k], a[k], t[k], preset)
             rows.append((m[1], int(m[2]), len(a), k, tie))
+            seen.add((m[1], m[2]))
     same = sum(k is None for *_, k, _ in rows)
     ties = sum(bool(tie) for *_, tie in rows)
     print(f"{len(rows)} runs: identical orders {same}; first difference at two records with the same "
