@@ -21,6 +21,12 @@ from triage.stopping.base import RuleResult, pct, split_prior
 from triage.store.history import RANDOM, History
 
 NO_GUARANTEE = "Heuristic, no statistical guarantee."
+ALL_SCREENED = "Stop: every record has been screened."
+
+
+def _said(history: History, summary: str) -> str:
+    """A rule's summary, unless the pool is empty: then it stops for that reason alone."""
+    return ALL_SCREENED if history.n_pool == 0 else summary
 
 
 def trailing_irrelevant(seq: np.ndarray) -> int:
@@ -35,8 +41,8 @@ def consecutive_irrelevant(history: History, n: int = 50) -> RuleResult:
     _, _, seq = split_prior(history)
     run = trailing_irrelevant(seq)
     stop = run >= n or history.n_pool == 0
-    summary = (f"{'Stop' if stop else 'Continue'}: the last {run} screened records were irrelevant "
-               f"(rule: {n}). {NO_GUARANTEE}")
+    summary = _said(history, f"{'Stop' if stop else 'Continue'}: the last {run} screened records were "
+                             f"irrelevant (rule: {n}). {NO_GUARANTEE}")
     return RuleResult("consecutive_irrelevant", bool(stop), False, None, None, None, None, None,
                       {"run": run, "needed": n}, f"After {n} irrelevant records in a row few relevant remain.", summary)
 
@@ -73,8 +79,8 @@ def knee(history: History, min_screened: int = 150) -> RuleResult:
     k, rho = knee_point(y)
     need = 156 - min(relret, 150)
     stop = (s >= min_screened and rho >= need and relret > 0) or history.n_pool == 0
-    summary = (f"{'Stop' if stop else 'Continue'}: slope ratio at the knee (record {k}) is {rho:.1f}, "
-               f"needs {need} after at least {min_screened} screened (now {s}). {NO_GUARANTEE}")
+    summary = _said(history, f"{'Stop' if stop else 'Continue'}: slope ratio at the knee (record {k}) is "
+                             f"{rho:.1f}, needs {need} after at least {min_screened} screened (now {s}). {NO_GUARANTEE}")
     return RuleResult("knee", bool(stop), False, None, None, None, None, None,
                       {"knee": k, "rho": rho, "rho_needed": need, "screened": s},
                       "The gain curve flattens after a knee once most relevant records are found.", summary)
@@ -92,8 +98,8 @@ def budget(history: History) -> RuleResult:
     k, rho = knee_point(y)
     bud = 10.0 * N / relret if relret else math.inf
     stop = (rho >= 6 and s >= bud) or s >= 0.75 * N or history.n_pool == 0
-    summary = (f"{'Stop' if stop else 'Continue'}: slope ratio {rho:.1f} (needs 6), {s} screened of a budget "
-               f"of {bud:.0f} (or 75 % of records). {NO_GUARANTEE}")
+    summary = _said(history, f"{'Stop' if stop else 'Continue'}: slope ratio {rho:.1f} (needs 6), {s} screened "
+                             f"of a budget of {bud:.0f} (or 75 % of records). {NO_GUARANTEE}")
     return RuleResult("budget", bool(stop), False, None, None, None, None, None,
                       {"knee": k, "rho": rho, "screened": s, "budget": None if math.isinf(bud) else bud},
                       "The gain curve flattens after a knee once most relevant records are found.", summary)
@@ -131,8 +137,9 @@ def safe(history: History, run: int = 50, min_fraction: float = 0.10, random_fra
     ]
     stop = all(it["met"] for it in items[1:4]) or history.n_pool == 0
     met = sum(1 for it in items if it["met"])
-    summary = (f"SAFE: {met} of {len(items) - 2} checkable items met; "
-               f"{'phase A may end: switch model and check quality next' if stop else 'keep screening'}. {NO_GUARANTEE}")
+    summary = _said(history, f"SAFE: {met} of {len(items) - 2} checkable items met; "
+                             f"{'phase A may end: switch model and check quality next' if stop else 'keep screening'}. "
+                             f"{NO_GUARANTEE}")
     return RuleResult("safe", bool(stop), False, None, None, None, None,
                       None, {"checklist": items, "estimated_relevant": float(est_rel)},
                       "Conservative combination of heuristics; the model switch and quality check are manual.", summary)

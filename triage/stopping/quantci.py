@@ -29,6 +29,9 @@ def quantci(history: History, pool_probs: np.ndarray | None, target: float = 0.9
     None gives a 'cannot evaluate' result (stop=False)."""
     check_target(target, confidence)
     r = history.n_relevant
+    if history.n_pool == 0:
+        return RuleResult(NAME, True, False, 1.0, 1.0, 1.0, confidence, 0.0, {}, ASSUMPTION,
+                          "Stop: every record has been screened.")
     if pool_probs is None:
         return RuleResult(NAME, False, False, None, None, None, confidence, None, {}, ASSUMPTION,
                           "QuantCI needs the current model's pool probabilities (none given).")

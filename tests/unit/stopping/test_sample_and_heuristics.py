@@ -183,3 +183,12 @@ def test_default_uses_mid_p_only_with_a_knee():
     flat_hist = hist(flat[:900].tolist(), 1000)
     assert first_stop(flat_hist, "default") == first_stop(flat_hist, "statistical")
     assert make_rule("default")(flat_hist, None).extra["knee_rho"] < DEFAULT_KNEE_RHO
+
+
+def test_every_rule_stops_and_says_why_once_every_record_is_screened():
+    """A fully screened review: no rule may say continue, nor give a reason that contradicts stop."""
+    h = hist([1, 0] + [0, 1, 0, 0], 6, [PRIOR, PRIOR] + [RANKED] * 4)
+    assert h.n_pool == 0
+    for name, r in evaluate_all(h, None).items():
+        assert r.stop, name
+        assert "every record has been screened" in r.summary.lower(), (name, r.summary)
