@@ -85,6 +85,7 @@ def test_cli_loop_on_bundled_sample_beats_random_order(tmp_path):
         rounds = p.rounds()
         assert len(rounds) == 8 and rounds[0].params["model"] == "cold"
         assert rounds[-1].n_train == 175 and rounds[-1].versions["scikit-learn"]
+        assert rounds[-1].params["question_record"]  # the question trained as a relevant record
 
 
 @pytest.mark.skipif(not BENCH.exists(), reason="benchmark datasets (../shared) not available")
@@ -120,6 +121,7 @@ def test_same_seed_labels_and_preset_give_the_same_ranking(tmp_path):
     assert np.array_equal(rankings[0].record_ids, rankings[1].record_ids)
     assert np.array_equal(rankings[0].scores, rankings[1].scores)
     assert rankings[0].seed == 11 and rankings[0].preset == "tfidf_svm"
+    assert rankings[0].params["question_record"] is False  # no question set
 
 
 def test_stopping_estimates_use_only_probability_scores(tmp_path):

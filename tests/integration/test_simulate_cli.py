@@ -93,3 +93,19 @@ def test_simulate_keeps_records_without_text(runner, tmp_path):
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert (out["records"], out["relevant"]) == (39, 8)
+
+
+def test_simulate_with_a_question_and_no_priors_starts_from_the_question(runner):
+    """No prior labels: the question ranks the first record (cold start), then trains as a
+    relevant record, as in a live project."""
+    base = ["simulate", str(FIXTURE), "--preset", "elas_u4", "--prior-included", "0", "--prior-excluded", "0",
+            "--seed", "1", "--json"]
+    res = runner.invoke(cli, base + ["--question", "statin therapy and cardiovascular events"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["question"] == "statin therapy and cardiovascular events"
+    assert out["records"] == 40 and out["relevant"] == 8 and out["found"] == 8
+    blind = json.loads(runner.invoke(cli, base).output)
+    assert blind["question"] is None
+    # 8 of 40 relevant: the blind run starts at random and needs more records for all 8
+    assert out["n_for_100"] == 8 and out["n_for_100"] < blind["n_for_100"]

@@ -72,8 +72,11 @@ def _write_history(res, gold, path: Path) -> None:
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Feature cache folder; embeddings go to its embeddings/ subfolder "
                    "(default: $TRIAGE_CACHE/features or ~/.cache/triage/features).")
+@click.option("--question", default=None,
+              help="The review question, used as a live project uses it: cold-start ranking and a "
+                   "relevant training record in every round.")
 def simulate_cmd(data, preset, seed, prior_included, prior_excluded, prior_ids, batch_size, stop_after,
-                 out, as_json, cache_dir):
+                 out, as_json, cache_dir, question):
     """Replay a fully labelled DATA file (any format `triage import` reads) with its labels as
     the reviewer, and report how early the relevant records were found."""
     from triage.learn.presets import load_preset
@@ -86,12 +89,13 @@ def simulate_cmd(data, preset, seed, prior_included, prior_excluded, prior_ids, 
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     try:
         res = simulate(ds.texts, ds.gold, p, seed, prior_included, prior_excluded, _ids(prior_ids),
-                       batch_size, "last_relevant" if stop_after is None else stop_after, cache_dir=cache)
+                       batch_size, "last_relevant" if stop_after is None else stop_after, cache_dir=cache,
+                       question=question)
     except SimulationError as e:
         raise TriageError(str(e)) from e
     m = res.metrics
     stopping = stopping_summary(res.history, ds.gold)
-    result = {"dataset": ds.name, "preset": p.name, "seed": seed,
+    result = {"dataset": ds.name, "preset": p.name, "seed": seed, "question": question or None,
               "prior_ids": res.prior_ids.tolist(), "batch_size": res.batch_size,
               **m.to_dict(), "seconds": res.seconds, "rounds": len(res.round_seconds),
               "stopping": stopping}

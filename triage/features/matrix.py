@@ -117,6 +117,23 @@ def build_features(texts: list[str], spec: dict, cache_dir: str | Path | None = 
     return sp.hstack([tfidf, sp.csr_matrix(emb)], format="csr", dtype=np.float32)
 
 
+def split_last_row(X) -> tuple:
+    """(rows 0..n-2, last row) of a feature matrix built on texts + [one extra text], e.g. the
+    review question appended so that it shares the records' TF-IDF vocabulary. The last row
+    comes back as a (1, d) csr_matrix or ndarray."""
+    n = X.shape[0] - 1
+    if isinstance(X, ConcatFeatures):
+        return ConcatFeatures(tuple(b[:n] for b in X.blocks)), X[[n]]
+    return X[:n], X[n:]
+
+
+def stack_rows(A, B):
+    """Rows of A, then rows of B (csr if either is sparse): a training set plus extra rows."""
+    if sp.issparse(A) or sp.issparse(B):
+        return sp.vstack([sp.csr_matrix(A), sp.csr_matrix(B)], format="csr")
+    return np.vstack([A, B])
+
+
 def center_rows(emb: np.ndarray) -> np.ndarray:
     """Rows minus their mean, re-normalised to unit length (float32; a zero row stays zero).
 

@@ -28,14 +28,15 @@ def round_rng(seed: int, round_index: int) -> np.random.Generator:
 def run_loop(X, history: History, preset: Preset, seed: int, labeller: Labeller, batch_size: int | None,
              stop: Callable[[History], bool], cold_scores: np.ndarray | None = None,
              on_round: Callable[[int, RoundResult, History], None] | None = None,
-             first_round: int = 0) -> History:
+             first_round: int = 0, anchor=None) -> History:
     """Run rounds until `stop(history)` is true, the pool is empty or the labeller gives no label.
 
-    `batch_size` None follows the preset (`Preset.batch_for`). Returns the extended history
-    (the input history is not modified)."""
+    `batch_size` None follows the preset (`Preset.batch_for`); `cold_scores` and `anchor` (the
+    review question's features) go to `run_round`. Returns the extended history (the input
+    history is not modified)."""
     r = first_round
     while history.n_pool > 0 and not stop(history):
-        result = run_round(X, history, preset, round_rng(seed, r), cold_scores)
+        result = run_round(X, history, preset, round_rng(seed, r), cold_scores, anchor)
         if on_round is not None:
             on_round(r, result, history)
         batch = result.ranking[:batch_size or preset.batch_for(len(history))]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from triage.features.matrix import stack_rows
 from triage.learn.balance import sample_weights
 from triage.learn.classifiers import make_classifier, relevance_scores
 from triage.learn.presets import Preset
@@ -34,9 +35,14 @@ class RoundResult:
 
 
 def run_round(X, history: History, preset: Preset, rng: np.random.Generator,
-              cold_scores: np.ndarray | None = None) -> RoundResult:
+              cold_scores: np.ndarray | None = None, anchor=None) -> RoundResult:
     """Rank the pool. `X`: (n_records, d) feature matrix whose rows are the history's record ids
-    (row indices); `rng`: this round's generator (derive it as default_rng([seed, round]))."""
+    (row indices); `rng`: this round's generator (derive it as default_rng([seed, round])).
+
+    `anchor`: features (1, d) of the review question, trained as one more relevant record in
+    every round: the topic statement as a synthetic relevant document (Cormack & Grossman 2015,
+    AutoTAR, arXiv:1504.06868). The classifier can then start from the first exclusion, and a
+    single odd include (a title without abstract) does not steer the ranking on its own."""
     t0 = time.perf_counter()
     n = X.shape[0]
     if history.n_records != n:
@@ -47,9 +53,12 @@ def run_round(X, history: History, preset: Preset, rng: np.random.Generator,
     in_pool[labelled] = False
     pool = np.flatnonzero(in_pool)
     scores = np.full(n, np.nan)
+    if anchor is not None:
+        y = np.append(y, np.int8(1))
     if len(np.unique(y)) == 2:
         clf = make_classifier(preset.classifier, random_state=int(rng.integers(2**31 - 1)))
-        clf.fit(X[labelled], y, sample_weight=sample_weights(y, preset.balance))
+        X_train = X[labelled] if anchor is None else stack_rows(X[labelled], anchor)
+        clf.fit(X_train, y, sample_weight=sample_weights(y, preset.balance))
         if len(pool):
             # scoring every row is cheaper than slicing the pool out of a sparse matrix
             scores[pool] = relevance_scores(clf, X)[pool]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from triage import __version__
+from triage.learn.cold import similarity_scores
 from triage.learn.loop import round_rng
 from triage.learn.presets import DEFAULT_PRESET, Preset, load_preset
 from triage.learn.round import RoundResult, run_round
@@ -31,11 +32,13 @@ def project_preset(project: Project, name: str | None = None) -> Preset:
 
 @dataclass
 class ProjectMatrix:
-    """Features of a project's records: row i is record `ids[i]`."""
+    """Features of a project's records: row i is record `ids[i]`. `anchor`: features (1, d) of
+    the review question + criteria, in the same feature space, or None when neither is set."""
 
     ids: np.ndarray
     X: object  # scipy.sparse.csr_matrix or np.ndarray, (n_records, d)
     texts: list
+    anchor: object = None
 
     def rows(self, record_ids) -> np.ndarray:
         pos = np.searchsorted(self.ids, record_ids)
@@ -43,11 +46,16 @@ class ProjectMatrix:
 
 
 def project_matrix(project: Project, preset: Preset, progress=None, embedder=None) -> ProjectMatrix:
-    from triage.features.matrix import build_features
+    from triage.features.matrix import build_features, split_last_row
 
     ids, texts = project.texts()
-    X = build_features(texts, preset.features, project.directory / "cache", progress=progress, embedder=embedder)
-    return ProjectMatrix(ids, X, texts)
+    query = project_query(project)
+    X = build_features(texts + [query] if query else texts, preset.features, project.directory / "cache",
+                       progress=progress, embedder=embedder)
+    if not query:
+        return ProjectMatrix(ids, X, texts)
+    X, anchor = split_last_row(X)  # the question shares the records' TF-IDF vocabulary
+    return ProjectMatrix(ids, X, texts, anchor)
 
 
 def history_rows(project: Project, matrix: ProjectMatrix) -> History:
@@ -57,25 +65,14 @@ def history_rows(project: Project, matrix: ProjectMatrix) -> History:
 
 
 def cold_start_scores(project: Project, matrix: ProjectMatrix, history: History) -> np.ndarray | None:
-    """Before a classifier can be trained: TF-IDF cosine similarity of every record to the review
-    question + eligibility criteria and to records already marked relevant (max of the two).
-    None when there is nothing to compare with (the pool is then ranked at random)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    """Before a classifier can be trained: similarity to the review question, eligibility criteria
+    and records already marked relevant (`similarity_scores`)."""
+    return similarity_scores(matrix.texts, project_query(project), history.record_ids[history.labels == 1])
 
-    query = "\n".join(t for t in (project.meta("question"), project.meta("criteria")) if t.strip())
-    known = history.record_ids[history.labels == 1]
-    if not query and len(known) == 0:
-        return None
-    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words="english")
-    R = vec.fit_transform(matrix.texts + ([query] if query else []))
-    docs = R[: len(matrix.texts)]
-    scores = np.zeros(len(matrix.texts))
-    if query:
-        scores = np.maximum(scores, (docs @ R[len(matrix.texts)].T).toarray().ravel())
-    if len(known):
-        centroid = np.asarray(docs[known].mean(axis=0))
-        scores = np.maximum(scores, np.asarray(docs @ centroid.T).ravel())
-    return scores
+
+def project_query(project: Project) -> str:
+    """The review question and eligibility criteria, as one text ("" if neither is set)."""
+    return "\n".join(t for t in (project.meta("question"), project.meta("criteria")) if t and t.strip())
 
 
 def rank_project(project: Project, preset_name: str | None = None, progress=None,
@@ -90,10 +87,12 @@ def rank_project(project: Project, preset_name: str | None = None, progress=None
     cold = None
     if len(np.unique(history.labels)) < 2:
         cold = cold_start_scores(project, matrix, history)
-    result = run_round(matrix.X, history, preset, round_rng(project.seed, round_index), cold)
+    # The question trains as one more relevant record (run_round's `anchor`; BENCHMARKS.md section 6).
+    result = run_round(matrix.X, history, preset, round_rng(project.seed, round_index), cold, matrix.anchor)
     # "probabilities": the scores are P(relevant) (logistic regression, naive Bayes), which
     # model-based stopping estimates need; SVM margins and cold-start similarities are not.
-    params = preset.params() | {"model": result.model, "probabilities": result.probabilities is not None}
+    params = preset.params() | {"model": result.model, "probabilities": result.probabilities is not None,
+                                "question_record": matrix.anchor is not None}
     project.add_round(
         preset.name, params, project.seed, library_versions(), last_event, result.n_train,
         int(history.labels.sum()), int(len(history) - history.labels.sum()),

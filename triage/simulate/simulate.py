@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from triage.features.matrix import split_last_row
+from triage.learn.cold import similarity_scores
 from triage.learn.loop import round_rng, run_loop
 from triage.learn.presets import Preset
 from triage.learn.round import run_round
@@ -86,7 +88,7 @@ def _check_gold(gold) -> np.ndarray:
 def simulate_matrix(X, gold, preset: Preset, seed: int, prior_included: int = 1, prior_excluded: int = 1,
                     prior_ids=None, batch_size: int | None = None, stop: str | int = "last_relevant",
                     cold_scores: np.ndarray | None = None, final_scores: bool = True,
-                    on_round=None, snapshot_every: int = 0) -> SimulationResult:
+                    on_round=None, snapshot_every: int = 0, anchor=None) -> SimulationResult:
     """Simulate on a ready feature matrix X (n_records rows). See `simulate` for the arguments;
     `on_round(r, RoundResult, History)` is passed to `run_loop` (progress display);
     `snapshot_every` > 0 keeps the pool probabilities every that many screened records (for
@@ -130,14 +132,14 @@ def simulate_matrix(X, gold, preset: Preset, seed: int, prior_included: int = 1,
         return oracle.done()
 
     history = run_loop(X, history, preset, seed, oracle, batch, _stop, cold_scores=cold_scores,
-                       on_round=_on_round)
+                       on_round=_on_round, anchor=anchor)
     t_loop = time.perf_counter() - t0
 
     pool_rows = np.setdiff1d(np.arange(n), history.record_ids)
     pool_scores = pool_prob = None
     if final_scores and len(pool_rows):
         # One more round on the final history: what the stopping rules see at the end.
-        res = run_round(X, history, preset, round_rng(seed, len(round_seconds)), cold_scores)
+        res = run_round(X, history, preset, round_rng(seed, len(round_seconds)), cold_scores, anchor)
         pool_scores = res.scores[pool_rows]
         if res.probabilities is not None:
             prob = np.full(n, np.nan)
@@ -163,7 +165,8 @@ def build_matrix(texts: list[str], preset: Preset, cache_dir=None, embedder=None
 def simulate(texts: list[str], gold, preset: Preset, seed: int, prior_included: int = 1,
              prior_excluded: int = 1, prior_ids=None, batch_size: int | None = None,
              stop: str | int = "last_relevant", cache_dir=None, embedder=None,
-             final_scores: bool = True, on_round=None, snapshot_every: int = 0) -> SimulationResult:
+             final_scores: bool = True, on_round=None, snapshot_every: int = 0,
+             question: str | None = None) -> SimulationResult:
     """Simulate screening `texts` (one per record) whose gold labels (0/1) are `gold`.
 
     Priors: `prior_ids` (row numbers, 0-based) if given, else `prior_included` relevant and
@@ -171,15 +174,23 @@ def simulate(texts: list[str], gold, preset: Preset, seed: int, prior_included: 
     labelled per round (default None: the preset's `batch_size` / `batch_growth`). `stop`:
     "last_relevant" (default), "all", or a number of records to screen. `cache_dir` (feature
     cache folder; embeddings in its `embeddings/`) and `embedder` go to `build_features`.
-    `snapshot_every`: see `simulate_matrix`. Returns a SimulationResult whose seconds split
-    features and loop wall time.
+    `snapshot_every`: see `simulate_matrix`. `question`: the review question, used as in a live
+    project: cold-start ranking before both classes are labelled, and a relevant training
+    record in every round. Returns a SimulationResult whose seconds split features and loop
+    wall time.
     """
     t0 = time.perf_counter()
-    X = build_matrix(list(texts), preset, cache_dir=cache_dir, embedder=embedder)
+    texts = list(texts)
+    anchor = cold = None
+    if question and question.strip():
+        X, anchor = split_last_row(build_matrix(texts + [question], preset, cache_dir=cache_dir, embedder=embedder))
+        cold = similarity_scores(texts, question)
+    else:
+        X = build_matrix(texts, preset, cache_dir=cache_dir, embedder=embedder)
     t_feat = time.perf_counter() - t0
     res = simulate_matrix(X, gold, preset, seed, prior_included, prior_excluded, prior_ids,
-                          batch_size, stop, final_scores=final_scores, on_round=on_round,
-                          snapshot_every=snapshot_every)
+                          batch_size, stop, cold_scores=cold, final_scores=final_scores, on_round=on_round,
+                          snapshot_every=snapshot_every, anchor=anchor)
     seconds = {"features": t_feat, "loop": res.seconds["loop"], "total": time.perf_counter() - t0}
     return _replace(res, seconds=seconds)
 

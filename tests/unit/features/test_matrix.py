@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 from triage.errors import PresetError
 from triage.features.embed import FakeEmbedder
-from triage.features.matrix import build_features, center_rows
+from triage.features.matrix import ConcatFeatures, build_features, center_rows, split_last_row, stack_rows
 
 TEXTS = ["statin therapy in adults", "statin therapy in children", "exercise for older adults",
          "vitamin D and bone health"]
@@ -101,3 +101,15 @@ def test_concat_features_acts_like_the_concatenated_matrix(monkeypatch):
         a = make_classifier({"type": kind}, random_state=0).fit(full[:40], y[:40])
         b = make_classifier({"type": kind}, random_state=0).fit(lazy[np.arange(40)], y[:40])
         np.testing.assert_allclose(relevance_scores(a, full), relevance_scores(b, lazy), rtol=1e-5, atol=1e-6)
+
+
+def test_split_last_row_and_stack_rows_for_every_matrix_kind():
+    A = np.arange(12, dtype=np.float32).reshape(4, 3)
+    for X in (A, sp.csr_matrix(A), ConcatFeatures((sp.csr_matrix(A[:, :2]), A[:, 2:]))):
+        head, last = split_last_row(X)
+        assert head.shape == (3, 3) and last.shape == (1, 3)
+        dense = lambda M: M.toarray() if sp.issparse(M) else np.asarray(M)  # noqa: E731
+        assert np.array_equal(dense(last), A[3:])
+        assert np.array_equal(dense(head[[0, 2]]), A[[0, 2]])
+        assert np.array_equal(dense(stack_rows(head[[1]], last)), A[[1, 3]])
+    assert isinstance(stack_rows(A[:1], A[1:]), np.ndarray) and sp.issparse(stack_rows(sp.csr_matrix(A[:1]), A[1:]))
