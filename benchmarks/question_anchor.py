@@ -27,14 +27,18 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 from joblib import Parallel, delayed
 
 from triage.features.matrix import split_last_row
 from triage.learn.cold import similarity_scores
 from triage.learn.presets import load_preset
-from triage.simulate.benchmark import find_datasets, parse_seeds
+from triage.simulate.benchmark import find_datasets, overlap_groups, parse_seeds
 from triage.simulate.data import load_labelled
 from triage.simulate.simulate import build_matrix, simulate_matrix
+
+sys.path.insert(0, str(Path(__file__).parent))
+from vs_asreview_table import bootstrap_ci  # noqa: E402
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "benchmarks"
 SCENARIOS = (("P", 1, False), ("PA", 1, True), ("C", 0, False), ("CA", 0, True))
@@ -95,14 +99,23 @@ def summary(rows: list[dict]) -> str:
         r10 = [m(s, d, "recall_10") for d in ds]
         out.append(f"| {s} | {st.fmean(w):.3f} / {st.median(w):.3f} | {st.fmean(r10):.3f} / {st.median(r10):.3f} "
                    f"| {st.fmean(m(s, d, 'atd') for d in ds):.3f} |")
-    out += ["", "Paired over datasets (seed means): mean difference, datasets better / worse (by more than 0.001).", "",
-            "| comparison | WSS@95 | recall@10% |", "|---|---:|---:|"]
+    out += ["", "Paired over datasets (seed means): mean difference [bootstrap 95 % CI], datasets better / worse "
+            "(by more than 0.001; for ATD lower is better).", "",
+            "| comparison | WSS@95 | recall@10% | ATD |", "|---|---:|---:|---:|"]
     for a, b in (("P", "PA"), ("C", "CA")):
         cells = []
-        for k in ("wss_95", "recall_10"):
+        for k in ("wss_95", "recall_10", "atd"):
             d = [m(b, x, k) - m(a, x, k) for x in ds]
-            cells.append(f"{st.fmean(d):+.3f}, {sum(v > 0.001 for v in d)}/{sum(v < -0.001 for v in d)}")
+            lo, hi = bootstrap_ci(d, np.random.default_rng(0))
+            sign = -1 if k == "atd" else 1
+            cells.append(f"{st.fmean(d):+.3f} [{lo:+.3f}, {hi:+.3f}], "
+                         f"{sum(sign * v > 0.001 for v in d)}/{sum(sign * v < -0.001 for v in d)}")
         out.append(f"| {b} vs {a} | " + " | ".join(cells) + " |")
+    groups = overlap_groups(ds)
+    once = {k: [st.fmean(m(b, x, k) - m(a, x, k) for x in g) for g in groups for a, b in [("P", "PA")]]
+            for k in ("wss_95", "recall_10")}
+    out += ["", f"Each review once ({len(groups)} reviews, overlapping datasets averaged first), PA vs P: "
+            f"WSS@95 {st.fmean(once['wss_95']):+.3f}, recall@10% {st.fmean(once['recall_10']):+.3f}."]
     out += ["", "Per dataset, WSS@95 (seed means):", "", "| dataset | " + " | ".join(s for s, *_ in SCENARIOS) + " |",
             "|---|" + "---:|" * len(SCENARIOS)]
     for d in ds:
@@ -119,7 +132,12 @@ def main(argv=None) -> None:
     ap.add_argument("--cache-dir", default=None)
     ap.add_argument("--datasets", default=None, help="only these, comma-separated")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--summary-only", action="store_true", help="rewrite OUT/summary.md from OUT/results.csv")
     args = ap.parse_args(argv)
+    if args.summary_only:
+        with open(args.out / "results.csv", newline="", encoding="utf-8") as f:
+            (args.out / "summary.md").write_text(summary(list(csv.DictReader(f))), encoding="utf-8")
+        return
     qs = questions(args.data_dir / "SOURCES.md")
     paths = find_datasets(args.data_dir)
     names = [n for n in (args.datasets.split(",") if args.datasets else sorted(paths)) if n in qs]

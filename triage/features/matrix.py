@@ -123,8 +123,17 @@ def split_last_row(X) -> tuple:
     comes back as a (1, d) csr_matrix or ndarray."""
     n = X.shape[0] - 1
     if isinstance(X, ConcatFeatures):
-        return ConcatFeatures(tuple(b[:n] for b in X.blocks)), X[[n]]
-    return X[:n], X[n:]
+        return ConcatFeatures(tuple(_head(b, n) for b in X.blocks)), X[[n]]
+    return _head(X, n), X[n:]
+
+
+def _head(M, n: int):
+    """The first n rows without copying (a 10^6-record TF-IDF matrix is GBs): a view for arrays,
+    a csr sharing the data arrays (the last row's entries stay beyond indptr[n], unused)."""
+    if sp.issparse(M):
+        M = M.tocsr()
+        return sp.csr_matrix((M.data, M.indices, M.indptr[: n + 1]), shape=(n, M.shape[1]), copy=False)
+    return M[:n]
 
 
 def stack_rows(A, B):

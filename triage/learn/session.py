@@ -87,7 +87,7 @@ def rank_project(project: Project, preset_name: str | None = None, progress=None
     cold = None
     if len(np.unique(history.labels)) < 2:
         cold = cold_start_scores(project, matrix, history)
-    # The question trains as one more relevant record (run_round's `anchor`; BENCHMARKS.md section 6).
+    # The question trains as one more relevant record (run_round's `anchor`; BENCHMARKS.md section 7).
     result = run_round(matrix.X, history, preset, round_rng(project.seed, round_index), cold, matrix.anchor)
     # "probabilities": the scores are P(relevant) (logistic regression, naive Bayes), which
     # model-based stopping estimates need; SVM margins and cold-start similarities are not.
