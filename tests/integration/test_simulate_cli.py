@@ -109,3 +109,33 @@ def test_simulate_with_a_question_and_no_priors_starts_from_the_question(runner)
     assert blind["question"] is None
     # 8 of 40 relevant: the blind run starts at random and needs more records for all 8
     assert out["n_for_100"] == 8 and out["n_for_100"] < blind["n_for_100"]
+
+
+def test_benchmark_with_questions_matches_simulate_with_the_question(runner, tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "statins_small.csv").write_bytes(FIXTURE.read_bytes())
+    (data_dir / "other.csv").write_bytes(FIXTURE.read_bytes())
+    q = "statin therapy and cardiovascular events"
+    questions = tmp_path / "questions.csv"
+    questions.write_text(f"dataset,question\nstatins_small,{q}\n", encoding="utf-8")
+    out = tmp_path / "bench"
+    args = ["benchmark", "--data-dir", str(data_dir), "--presets", "elas_u4", "--seeds", "1",
+            "--prior-included", "0", "--prior-excluded", "0", "--out", str(out)]
+    res = runner.invoke(cli, args + ["--questions", str(questions)])
+    assert res.exit_code == 0, res.output
+    with open(out / "results.csv", newline="") as f:
+        rows = {r["dataset"]: r for r in csv.DictReader(f)}
+    assert rows["statins_small"]["question"] == q and rows["other"]["question"] == ""
+    single = json.loads(runner.invoke(cli, ["simulate", str(data_dir / "statins_small.csv"), "--preset", "elas_u4",
+                                            "--seed", "1", "--prior-included", "0", "--prior-excluded", "0",
+                                            "--question", q, "--json"]).output)
+    assert float(rows["statins_small"]["wss_95"]) == pytest.approx(single["wss_95"])
+    assert int(rows["statins_small"]["n_for_100"]) == single["n_for_100"] < int(rows["other"]["n_for_100"])
+    # a questions file naming a dataset that is not there, or without the columns, is refused
+    questions.write_text(f"dataset,question\nnope,{q}\n", encoding="utf-8")
+    bad = runner.invoke(cli, args + ["--questions", str(questions)])
+    assert bad.exit_code != 0 and "no dataset named nope" in bad.output
+    questions.write_text("name,text\nstatins_small,x\n", encoding="utf-8")
+    bad = runner.invoke(cli, args + ["--questions", str(questions)])
+    assert bad.exit_code != 0 and "needs the columns 'dataset' and 'question'" in bad.output

@@ -158,15 +158,19 @@ def _print_table(r: dict, out) -> None:
               help="Feature cache folder (embeddings in its embeddings/ subfolder), e.g. /work/cache.")
 @click.option("--snapshot-every", type=int, default=0, show_default=True,
               help="Keep pool probabilities every N screened records in histories.jsonl (stopping replay).")
+@click.option("--questions", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="CSV (dataset,question): simulate each listed dataset with its review question, as "
+                   "`triage simulate --question`; datasets not listed run without one.")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
 def benchmark_cmd(data_dir, datasets, presets, seeds, prior_included, prior_excluded, jobs, scheduler,
-                  cache_dir, snapshot_every, out):
+                  cache_dir, snapshot_every, questions, out):
     """Simulate every dataset x preset x seed; write results.csv, summary.md, curves.png and
     histories.jsonl to OUT."""
     from tqdm import tqdm
 
     from triage.learn.presets import DEFAULT_PRESET, load_preset
-    from triage.simulate.benchmark import Task, find_datasets, parse_seeds, run_tasks, summary_markdown
+    from triage.simulate.benchmark import (BenchmarkError, Task, find_datasets, parse_seeds, read_questions,
+                                           run_tasks, summary_markdown)
     from triage.simulate.plot import plot_curves
 
     names = [d.strip() for d in datasets.split(",")] if datasets else None
@@ -175,7 +179,11 @@ def benchmark_cmd(data_dir, datasets, presets, seeds, prior_included, prior_excl
     for pn in preset_names:
         load_preset(pn)  # fail early on a misspelt preset
     cache = str(Path(cache_dir) if cache_dir else default_cache_dir())
-    tasks = [Task(d, str(path), pn, s, prior_included, prior_excluded, cache, snapshot_every)
+    qs = read_questions(questions) if questions else {}
+    unknown = sorted(set(qs) - set(found))
+    if unknown and not names:
+        raise BenchmarkError(f"{questions}: no dataset named {', '.join(unknown)} in {data_dir}")
+    tasks = [Task(d, str(path), pn, s, prior_included, prior_excluded, cache, snapshot_every, qs.get(d))
              for d, path in found.items() for pn in preset_names for s in parse_seeds(seeds)]
     outd = Path(out)
     outd.mkdir(parents=True, exist_ok=True)

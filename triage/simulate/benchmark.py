@@ -46,6 +46,25 @@ class Task:
     prior_excluded: int = 1
     cache_dir: str | None = None
     snapshot_every: int = 0
+    question: str | None = None  # the review question (see `simulate`), or None
+
+
+def read_questions(path: str | Path) -> dict[str, str]:
+    """Dataset name -> review question, from a CSV with columns `dataset` and `question`."""
+    import csv
+
+    path = Path(path)
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        if not {"dataset", "question"} <= set(reader.fieldnames or ()):
+            raise BenchmarkError(f"{path}: needs the columns 'dataset' and 'question' (found {reader.fieldnames})")
+        out = {}
+        for line, row in enumerate(reader, start=2):
+            name, question = (row["dataset"] or "").strip(), (row["question"] or "").strip()
+            if not name or not question:
+                raise BenchmarkError(f"{path}, line {line}: empty dataset or question")
+            out[name] = question
+    return out
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -104,14 +123,15 @@ def run_task(task: Task) -> dict:
         preset = load_preset(task.preset)
         res = simulate(data.texts, data.gold, preset, task.seed, task.prior_included,
                        task.prior_excluded, cache_dir=task.cache_dir,
-                       snapshot_every=task.snapshot_every)
+                       snapshot_every=task.snapshot_every, question=task.question)
     except Exception as e:  # one failed run must not lose the others: reported in the row
         row.update(error=f"{type(e).__name__}: {e}", seconds=time.perf_counter() - t0)
         return {"row": row, "history": None, "curve": None}
     m = res.metrics
     order = res.history.record_ids[len(res.prior_ids):]
     row.update(m.to_dict())
-    row.update(prior_ids=" ".join(str(i) for i in res.prior_ids), rounds=len(res.round_seconds),
+    row.update(prior_ids=" ".join(str(i) for i in res.prior_ids), question=task.question or "",
+               rounds=len(res.round_seconds),
                seconds=res.seconds["total"], seconds_features=res.seconds["features"],
                seconds_loop=res.seconds["loop"], error="")
     curve = recall_curve(data.gold[order], m.records, m.relevant)
