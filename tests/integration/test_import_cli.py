@@ -144,3 +144,17 @@ def test_init_with_preset_and_presets_listing(tmp_path):
     r = CliRunner().invoke(cli, ["presets", "--json"])
     listed = _json.loads(r.output)
     assert {p["name"] for p in listed if p["default"]} == {DEFAULT_PRESET} and len(listed) >= 8
+
+
+def test_an_entry_repeated_within_one_file_counts_as_a_duplicate(project, tmp_path):
+    f = tmp_path / "twice.csv"
+    f.write_text("title,abstract\nExercise for low back pain,A trial.\nExercise for low back pain,A trial.\n"
+                 "Yoga for stress,A cohort.\n", encoding="utf-8")
+    out = json.loads(run("import", project, f, "--json").output)
+    assert out["totals"] == {"read": 3, "new": 2, "duplicates": 1, "already_in_project": 0, "prior_labels": 0}
+    g = tmp_path / "again.csv"  # the same entry exported again, in another file: already in the project
+    g.write_text("title,abstract\nExercise for low back pain,A trial.\n", encoding="utf-8")
+    out = json.loads(run("import", project, g, "--json").output)
+    assert out["totals"]["already_in_project"] == 1 and out["totals"]["duplicates"] == 0
+    c, _, _ = counts(project)
+    assert (c["identified"], c["records"], c["duplicates"]) == (4, 2, 2)

@@ -110,7 +110,7 @@ class ImportResult:
     n_read: int
     n_new: int
     n_duplicates: int
-    n_already: int  # exact re-imports of records the project holds (file already imported, etc.)
+    n_already: int  # exact copies of records stored by an earlier import (another export of the same entry)
     n_labels: int
     skipped_file: bool = False  # the same file (by content) was imported before
 
@@ -278,12 +278,16 @@ class Project:
                 "VALUES (?, ?, ?, ?, ?, 0, 0, ?)", (path.name, str(path.resolve()), sha, fmt, len(records), now))
             source_id = c.lastrowid
             kept_apart = {r[0] for r in c.execute("SELECT record_id FROM kept_apart")}
+            stored_here: set[int] = set()
             for r in records:
                 ch = content_hash(r)
                 row = c.execute("SELECT id FROM records WHERE content_hash = ?", (ch,)).fetchone()
                 if row:  # the very same entry is already stored: remember this source only
                     rid = row[0]
-                    n_already += 1
+                    if rid in stored_here:  # repeated within this file: a duplicate, not a re-import
+                        n_dup += 1
+                    else:
+                        n_already += 1
                 else:
                     keys = match_keys(r.title, r.year, r.doi, r.pmid)
                     group, key = self._find_group(c, keys, normalise_doi(r.doi), kept_apart)
@@ -294,6 +298,7 @@ class Project:
                          r.pmid, json.dumps(r.keywords, ensure_ascii=False),
                          json.dumps(r.fields, ensure_ascii=False, default=str), ch, group, key))
                     rid = c.lastrowid
+                    stored_here.add(rid)
                     c.executemany("INSERT INTO record_keys(key, record_id) VALUES (?, ?)", [(k, rid) for k in keys])
                     if group is None:
                         n_new += 1
