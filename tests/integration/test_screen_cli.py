@@ -55,3 +55,23 @@ def test_screen_note_prompts_and_is_stored(tmp_path):
     with Project.open(proj) as p:
         (e,) = p.label_events()
         assert (e.label, e.note) == ("exclude", "wrong population")
+
+
+def test_screen_reads_piped_keys_line_by_line_and_saves_at_their_end(tmp_path):
+    """Keys from a pipe or file (no terminal): blanks between keys are ignored and the end of
+    the input quits cleanly, keeping every label."""
+    proj = _project(tmp_path)
+    r = CliRunner().invoke(cli, ["screen", str(proj), "--preset", "tfidf_svm"], input="i\ne\n\ne\n")
+    assert r.exit_code == 0, r.output
+    assert "Saved. Screened 3, found 1." in r.output
+    with Project.open(proj) as p:
+        assert sorted(p.current_labels().values()) == ["exclude", "exclude", "include"]
+
+
+def test_read_key_without_a_terminal(monkeypatch):
+    import io
+
+    from triage.cli.screen_cmds import _read_key
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("i\n\n e"))
+    assert [_read_key() for _ in range(4)] == ["i", "e", "q", "q"]  # blanks skipped; "q" at the end

@@ -129,6 +129,19 @@ def _show(project: Project, rid: int, score: float, screened: int, found: int, s
     click.echo(_HELP)
 
 
+def _read_key() -> str:
+    """One key press. Without a terminal (keys piped in from a file or script): the next
+    non-blank character of stdin, and "q" at its end, so the session saves and ends."""
+    if sys.stdin.isatty():
+        return click.getchar()
+    while True:
+        ch = sys.stdin.read(1)
+        if ch == "":
+            return "q"
+        if not ch.isspace():
+            return ch
+
+
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--retrain-every", default=10, show_default=True, type=click.IntRange(min=1),
@@ -163,7 +176,7 @@ def screen(directory: str, retrain_every: int, preset: str | None, reviewer: str
             rid, score = queue[0]
             counts = project.counts()
             _show(project, rid, score, counts["labelled"], counts["included"] + counts["maybe"], summary_line(project))
-            key = click.getchar().lower()
+            key = _read_key().lower()
             if key in _KEYS:
                 project.add_labels([(rid, _KEYS[key])], reviewer=reviewer, origin="ranked", round_id=rnd.id)
                 undo_stack.append(rid)
