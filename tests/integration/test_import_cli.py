@@ -158,3 +158,30 @@ def test_an_entry_repeated_within_one_file_counts_as_a_duplicate(project, tmp_pa
     assert out["totals"]["already_in_project"] == 1 and out["totals"]["duplicates"] == 0
     c, _, _ = counts(project)
     assert (c["identified"], c["records"], c["duplicates"]) == (4, 2, 2)
+
+
+def test_question_command_shows_sets_and_each_round_records_the_text_it_used(project, tmp_path):
+    assert "Question: (none)" in run("question", project).output
+    assert run("import", project, *THREE).exit_code == 0
+    with Project.open(project) as p:
+        ids = [r.id for r in p.records()][:2]
+    labels = tmp_path / "labels.csv"
+    labels.write_text(f"record_id,label\n{ids[0]},include\n{ids[1]},exclude\n", encoding="utf-8")
+    assert run("label", project, labels).exit_code == 0
+    first = run("rank", project, "--preset", "tfidf_svm")
+    assert first.exit_code == 0 and "and the review question" not in first.output
+    crit = tmp_path / "criteria.txt"
+    crit.write_text("Adults; randomised trials.", encoding="utf-8")
+    out = run("question", project, "Does exercise reduce depression?", "--criteria", crit)
+    assert out.exit_code == 0 and "Saved" in out.output and "Adults; randomised trials." in out.output
+    second = run("rank", project, "--preset", "tfidf_svm", "--json")
+    assert json.loads(second.output)["question_record"] is True
+    with Project.open(project) as p:
+        rounds = p.rounds()
+    assert rounds[0].params["question"] == "" and not rounds[0].params["question_record"]
+    assert rounds[1].params["question"] == "Does exercise reduce depression?\nAdults; randomised trials."
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("crit\xe8res".encode("latin-1"))
+    refused = run("question", project, "--criteria", bad)
+    assert refused.exit_code == 2 and "not UTF-8 text" in refused.output
+    assert "Does exercise reduce depression?" in run("question", project).output  # nothing lost

@@ -30,16 +30,43 @@ def init_cmd(directory: Path, question: str, criteria_file: Path | None, seed: i
     if preset is not None:
         preset = load_preset(preset).name  # an unknown preset fails before anything is created
 
-    criteria = ""
-    if criteria_file is not None:
-        try:
-            criteria = criteria_file.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as e:
-            raise TriageError(f"{criteria_file}: not UTF-8 text (byte offset {e.start}); save it as UTF-8") from e
+    criteria = _read_criteria(criteria_file) if criteria_file is not None else ""
     with Project.create(directory, question=question, criteria=criteria, seed=seed) as project:
         if preset is not None:
             project.set_meta("preset", preset)
     click.echo(f"Created project in {directory}")
+
+
+def _read_criteria(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise TriageError(f"{path}: not UTF-8 text (byte offset {e.start}); save it as UTF-8") from e
+
+
+@cli.command("question")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("text", required=False)
+@click.option("--criteria", "criteria_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Replace the eligibility criteria with this UTF-8 text file.")
+def question_cmd(directory: Path, text: str | None, criteria_file: Path | None) -> None:
+    """Show the review question and criteria, or set them (TEXT: the new question).
+
+    They rank the pool before the first labels and train as one relevant record in every round;
+    each round stores the text it used, so earlier rounds stay reproducible."""
+    from triage.store.project import Project
+
+    criteria_text = _read_criteria(criteria_file) if criteria_file is not None else None  # fails before any change
+    with Project.open(directory) as project:
+        if text is not None:
+            project.set_meta("question", text)
+        if criteria_text is not None:
+            project.set_meta("criteria", criteria_text)
+        question, criteria = project.meta("question"), project.meta("criteria")
+    if text is not None or criteria_file is not None:
+        click.echo("Saved; the next round uses it.")
+    click.echo(f"Question: {question or '(none)'}")
+    click.echo(f"Criteria: {criteria.strip() or '(none)'}")
 
 
 @cli.command("presets")

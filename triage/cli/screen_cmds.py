@@ -35,7 +35,7 @@ def rank(directory: str, preset: str | None, as_json: bool) -> None:
         rnd, result = rank_project(project, preset)
         info = {"round": rnd.id, "preset": rnd.preset, "model": result.model, "n_train": rnd.n_train,
                 "included": rnd.n_included, "excluded": rnd.n_excluded, "pool": len(rnd.record_ids),
-                "seconds": round(rnd.seconds, 3)}
+                "seconds": round(rnd.seconds, 3), "question_record": bool(rnd.params.get("question_record"))}
         if as_json:
             import json
 
@@ -43,8 +43,9 @@ def rank(directory: str, preset: str | None, as_json: bool) -> None:
         else:
             how = {"classifier": "trained on", "cold": "ranked by similarity to the question; labelled",
                    "random": "random order (no question or labels yet); labelled"}[result.model]
+            also = " and the review question" if result.model == "classifier" and info["question_record"] else ""
             click.echo(f"Round {rnd.id} ({rnd.preset}): {how} {rnd.n_train} records "
-                       f"({rnd.n_included} relevant); {len(rnd.record_ids)} in the pool.")
+                       f"({rnd.n_included} relevant){also}; {len(rnd.record_ids)} in the pool.")
             line = summary_line(project)
             if line:
                 click.echo(line)

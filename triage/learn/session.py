@@ -92,7 +92,7 @@ def rank_project(project: Project, preset_name: str | None = None, progress=None
     # "probabilities": the scores are P(relevant) (logistic regression, naive Bayes), which
     # model-based stopping estimates need; SVM margins and cold-start similarities are not.
     params = preset.params() | {"model": result.model, "probabilities": result.probabilities is not None,
-                                "question_record": matrix.anchor is not None}
+                                "question_record": matrix.anchor is not None, "question": project_query(project)}
     project.add_round(
         preset.name, params, project.seed, library_versions(), last_event, result.n_train,
         int(history.labels.sum()), int(len(history) - history.labels.sum()),
