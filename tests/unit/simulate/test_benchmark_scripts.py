@@ -74,3 +74,25 @@ def test_comparison_keeps_each_presets_run_in_its_own_folder(tmp_path, monkeypat
         history = tmp_path / f"statins_small_s1_{preset}" / "history.csv"
         assert history.exists()
         assert len(history.read_text().splitlines()) - 1 == row["screened"] + 2  # + the 2 priors
+
+
+def test_question_rule_per_dataset_family(tmp_path):
+    """benchmarks/question_anchor.py derives each dataset's question by a fixed rule."""
+    question_anchor = pytest.importorskip("question_anchor")
+    src = tmp_path / "SOURCES.md"
+    src.write_text(
+        "# Sources\n\n## Per dataset\n\n"
+        "### Donners_2021\n\n- Review: Donners, A. (2021). Pharmacokinetics of Emicizumab: A Systematic Review. "
+        "Clin Pharmacokinet, 60, 1395.\n- Theme: Medicine (pharmacokinetics)\n\n"
+        "### CLEF2017_CD008760\n\n- Review: Kanoulas, E. (2017). CLEF 2017 Overview. CEUR.\n"
+        "- Theme: Medicine, diagnostic test accuracy: Capsule endoscopy for oesophageal varices\n\n"
+        "### Cohen_2006_CalciumChannelBlockers\n\n- Review: Cohen, A. (2006). Reducing Workload. JAMIA.\n\n"
+        "### van_de_Schoot_2017\n\n- Review: van de Schoot, R. (2017). The GRoLTS-Checklist. SEM.\n",
+        encoding="utf-8")
+    assert question_anchor.questions(src) == {
+        "Donners_2021": "Pharmacokinetics of Emicizumab: A Systematic Review",
+        "CLEF2017_CD008760": "Capsule endoscopy for oesophageal varices",
+        "Cohen_2006_CalciumChannelBlockers":
+            "Drug class review: comparative effectiveness and safety of Calcium Channel Blockers",
+        "van_de_Schoot_2017": "PTSD trajectories after trauma",
+    }
