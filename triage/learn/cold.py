@@ -1,5 +1,5 @@
-"""Cold start: rank records before a classifier can be trained, and the review question as a
-training record once it can."""
+"""Cold start: rank records before a classifier can be trained (live projects and simulations
+with a review question). Once it can, the question trains as a record: `run_round(anchor=)`."""
 
 from __future__ import annotations
 
