@@ -185,3 +185,11 @@ def test_question_command_shows_sets_and_each_round_records_the_text_it_used(pro
     refused = run("question", project, "--criteria", bad)
     assert refused.exit_code == 2 and "not UTF-8 text" in refused.output
     assert "Does exercise reduce depression?" in run("question", project).output  # nothing lost
+
+
+def test_a_project_without_records_says_so_instead_of_you_may_stop(project):
+    for cmd in (["rank"], ["next"]):
+        r = run(*cmd, project)
+        assert r.exit_code == 2 and "has no records yet: import your search exports first" in r.output
+    report = run("report", project)
+    assert report.exit_code == 0 and "No records yet" in report.output and "You may stop" not in report.output

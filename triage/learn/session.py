@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from triage import __version__
+from triage.errors import ProjectError
 from triage.learn.cold import similarity_scores
 from triage.learn.loop import round_rng
 from triage.learn.presets import DEFAULT_PRESET, Preset, load_preset
@@ -79,6 +80,9 @@ def rank_project(project: Project, preset_name: str | None = None, progress=None
                  embedder=None) -> tuple[RoundRow, RoundResult]:
     """Retrain and rerank the pool; store the round (preset, parameters, seed, library versions,
     training-set size and the ranking). Round r uses default_rng([project seed, r])."""
+    if project.counts()["records"] == 0:
+        raise ProjectError(f"{project.directory} has no records yet: import your search exports first "
+                           f"(triage import {project.directory} FILE...)")
     preset = project_preset(project, preset_name)
     last_event = project.last_event_id()
     matrix = project_matrix(project, preset, progress=progress, embedder=embedder)

@@ -119,6 +119,8 @@ def one_line_summary(history: History, scores: np.ndarray | None = None, target:
 
     scores: pool probabilities (shape (n_pool,)) or None. Evaluates only the default rule (and
     QuantCI when scores are given), so it is cheap enough to call every round."""
+    if history.n_records == 0:
+        return NO_RECORDS
     d = make_rule("default", target, confidence)(history, scores)
     results = {"default": d, "statistical": make_rule("statistical", target, confidence)(history, scores)}
     if scores is not None:
@@ -154,7 +156,12 @@ def _rows(report: StoppingReport) -> list[dict]:
     return rows
 
 
+NO_RECORDS = "No records yet: import your search exports first (triage import)."
+
+
 def _headline(report: StoppingReport) -> str:
+    if report.n_records == 0:  # every rule "stops" on an empty pool; say what is really the matter
+        return NO_RECORDS
     d = report.results["default"]
     verdict = "You may stop screening." if d.stop else "Keep screening."
     return f"{verdict} {recall_sentence(report.results, report.confidence)}"
