@@ -128,8 +128,11 @@ def test_label_batch_file(project_dir, tmp_path):
     ("record_id,label\n1,include\n2,exclude\n3,perhaps\n", "line 4: unknown label 'perhaps'"),
     ("record_id,label\n1,include\n42,exclude\n", "line 3: no record with id 42"),
     ("id,label\n1,include\n", "missing column 'record_id'"),
+    ("record_id,label\n1,include\n2,exclude\n1,exclude\n",
+     "lines 2 and 4: record 1 is labelled both 'include' and 'exclude'; keep one of the two rows"),
 ])
 def test_label_batch_is_all_or_nothing(project_dir, tmp_path, content, fragment):
+    """A bad row (or two rows disagreeing on one record) stores nothing from the file."""
     f = tmp_path / "batch.csv"
     f.write_text(content, encoding="utf-8")
     result = run("label", project_dir, f, ok=False)
@@ -233,3 +236,11 @@ def test_duplicates_list_and_split(tmp_path, make_project, import_into):
                                          position=1)], name="cinahl.ris")
         assert all(4 not in members for _, members in p.duplicate_groups())
     assert_one_line_error(run("duplicates", d, "--split", 4, ok=False), "not a merged duplicate")
+
+
+def test_label_batch_repeating_a_row_with_the_same_label_is_fine(project_dir, tmp_path):
+    f = tmp_path / "batch.csv"
+    f.write_text("record_id,label\n1,include\n1,yes\n", encoding="utf-8")
+    assert "Saved 2 labels" in run("label", project_dir, f).output
+    with Project.open(project_dir) as p:
+        assert p.current_labels() == {1: "include"}

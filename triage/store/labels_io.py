@@ -139,8 +139,8 @@ def apply_label_file(project: Project, path: str | Path, reviewer: str) -> Batch
 
     Labels are origin 'ranked', or 'random' where an `origin` column says so (a certification
     sample from `triage sample`). Each ranked row's round is its `round` cell, else the project's
-    latest round (None before the first round). Unknown record ids or rounds raise LabelError naming the
-    file, line and value; then nothing is stored."""
+    latest round (None before the first round). Unknown record ids or rounds, and one record given
+    two different labels, raise LabelError naming the file, line and value; then nothing is stored."""
     rows = read_label_file(path)
     rep_of = {int(i): int(i) for i in project.record_ids()}
     rep_of.update({d: rep for rep, dups in project.duplicate_groups() for d in dups})
@@ -152,6 +152,13 @@ def apply_label_file(project: Project, path: str | Path, reviewer: str) -> Batch
         if r.round_id is not None and r.round_id not in rounds:
             raise LabelError(f"{path}, line {r.line}: no round with id {r.round_id}")
     todo = [r for r in rows if r.label is not None]
+    first_row: dict[int, LabelRow] = {}
+    for r in todo:  # one file, two different labels for one record: ask, never let the last row win
+        first = first_row.setdefault(rep_of[r.record_id], r)
+        if first.label != r.label:
+            dup = "" if first.record_id == r.record_id else f" (records {first.record_id} and {r.record_id} are duplicates)"
+            raise LabelError(f"{path}, lines {first.line} and {r.line}: record {rep_of[r.record_id]} is labelled "
+                             f"both {first.label!r} and {r.label!r}{dup}; keep one of the two rows")
     before = project.current_labels()
     after = dict(before)
     for r in todo:
