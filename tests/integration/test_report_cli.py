@@ -104,3 +104,14 @@ def test_sample_csv_labelled_and_read_back_with_label_stores_random_origin(tmp_p
         sampled = {int(r["record_id"]) for r in rows}
         assert {int(i) for i, o in zip(h.record_ids, h.origins) if o == RANDOM} == sampled
         assert all(e.round_id is None for e in p.label_events() if e.record_id in sampled)
+
+
+def test_default_sample_warns_when_it_is_most_of_the_pool(tmp_path):
+    few = _project(tmp_path / "a", n=1000, n_rel=1, n_lab=80)  # 1 relevant found: certifying needs ~95 % of the pool
+    r = CliRunner().invoke(cli, ["sample", str(few), "--out", str(tmp_path / "a.csv")])
+    assert r.exit_code == 0, r.output
+    assert "of the pool. With 1 relevant record(s) found so far" in r.output  # stderr, mixed in
+    many = _project(tmp_path / "b", n=2000, n_rel=200, n_lab=400)
+    r = CliRunner().invoke(cli, ["sample", str(many), "--out", str(tmp_path / "b.csv")])
+    assert r.exit_code == 0, r.output
+    assert "Drew" in r.output and "Note:" not in r.output

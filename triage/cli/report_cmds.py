@@ -70,12 +70,14 @@ def sample_cmd(directory: Path, n: int | None, out: Path | None, target: float, 
         pool = np.array([i for i in project.record_ids().tolist() if i not in labelled], dtype=np.int64)
         if not len(pool):
             raise TriageError("the pool is empty: every record is labelled")
+        large_default = False
         if n is None:
             n = certification_sample_size(len(pool), history.n_relevant, target, confidence)
             if n is None:
                 raise TriageError(f"no sample smaller than the pool ({len(pool)} records) can certify "
                                   f"{target:.0%} recall yet; keep screening or give -n")
             n = max(n, 1)
+            large_default = n > 0.5 * len(pool)
         if n < 1:
             raise TriageError("-n must be at least 1")
         k = len(project.samples())
@@ -91,3 +93,7 @@ def sample_cmd(directory: Path, n: int | None, out: Path | None, target: float, 
             w.writerow([r.id, r.title, r.abstract, "", "random"])
     click.echo(f"Drew {len(ids)} of {len(pool)} pool records (sample {sample_id}); label them in {out} "
                f"and import with `triage label`.")
+    if large_default:
+        click.echo(f"Note: that is {len(ids) / len(pool):.0%} of the pool. With {history.n_relevant} relevant "
+                   f"record(s) found so far, certifying {target:.0%} recall needs a sample this large; screening "
+                   f"more of the ranking first usually makes it far smaller (or give -n).", err=True)
