@@ -2,7 +2,9 @@
 
 Two records are duplicates when they share a normalised DOI or PMID, or (failing those) a
 normalised title and the same year, unless both carry DOIs that differ (an erratum, a
-companion paper). Matching is exact on normalised keys: fast, explainable, and undoable.
+companion paper) or both carry abstracts that share almost no words (`distinct_abstracts`:
+generic titles such as "Liver disease in pregnancy" name several works). Matching is exact on
+normalised keys: fast, explainable, and undoable.
 """
 
 from __future__ import annotations
@@ -52,3 +54,25 @@ def match_keys(title: str, year: int | None, doi: str, pmid: str) -> list[str]:
     if len(t.split()) >= 4:
         keys.append(f"title:{t}|{year or ''}")
     return keys
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+#: Jaccard overlap of abstract words below which two same-title records are distinct works.
+#: Measured on the same-title pairs of the 41 benchmark datasets (693 pairs with abstracts): the
+#: overlap is bimodal, >= 0.6 for versions of one work and < 0.25 for different works on one
+#: topic ("Post traumatic stress disorder" book chapters, case reports); 0.25-0.6 is mixed
+#: (conference and journal versions), so those stay merged.
+DISTINCT_ABSTRACT_OVERLAP = 0.25
+
+
+def abstract_words(abstract: str) -> frozenset[str]:
+    """The set of words (3+ letters or digits, lower case) of an abstract."""
+    return frozenset(w for w in _WORD.findall((abstract or "").lower()) if len(w) >= 3)
+
+
+def distinct_abstracts(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Do two abstracts (word sets, at least 10 words each) describe different works?"""
+    if len(a) < 10 or len(b) < 10:
+        return False
+    return len(a & b) / len(a | b) < DISTINCT_ABSTRACT_OVERLAP

@@ -24,7 +24,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from triage.errors import LabelError, ProjectError
-from triage.io.dedup import match_keys, normalise_doi
+from triage.io.dedup import abstract_words, distinct_abstracts, match_keys, normalise_doi
 from triage.io.record import LABELS, Record
 from triage.store.history import PRIOR, RANDOM, RANKED, History
 
@@ -290,7 +290,7 @@ class Project:
                         n_already += 1
                 else:
                     keys = match_keys(r.title, r.year, r.doi, r.pmid)
-                    group, key = self._find_group(c, keys, normalise_doi(r.doi), kept_apart)
+                    group, key = self._find_group(c, keys, normalise_doi(r.doi), kept_apart, r.abstract)
                     c.execute(
                         "INSERT INTO records(title, abstract, authors, year, journal, doi, pmid, keywords, fields, "
                         "content_hash, duplicate_of, match_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -317,8 +317,10 @@ class Project:
         return ImportResult(path.name, len(records), n_new, n_dup, n_already, n_labels)
 
     @staticmethod
-    def _find_group(c: sqlite3.Cursor, keys: list[str], doi: str, kept_apart: set[int]) -> tuple[int | None, str | None]:
+    def _find_group(c: sqlite3.Cursor, keys: list[str], doi: str, kept_apart: set[int],
+                    abstract: str = "") -> tuple[int | None, str | None]:
         """The representative of the first group that one of `keys` matches, with that key."""
+        words = abstract_words(abstract)
         for key in keys:
             for (rid,) in c.execute("SELECT record_id FROM record_keys WHERE key = ? ORDER BY record_id", (key,)).fetchall():
                 if rid in kept_apart:
@@ -333,6 +335,10 @@ class Project:
                         "SELECT doi FROM records WHERE id = ? OR duplicate_of = ?", (rep, rep))}
                     if others - {"", doi}:
                         continue
+                if key.startswith("title:") and len(words) >= 10 and any(
+                        distinct_abstracts(words, abstract_words(a)) for (a,) in c.execute(
+                            "SELECT abstract FROM records WHERE id = ? OR duplicate_of = ?", (rep, rep))):
+                    continue  # same (generic) title, unrelated abstracts: distinct works
                 return rep, key.split(":", 1)[0]
         return None, None
 

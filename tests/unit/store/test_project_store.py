@@ -130,6 +130,33 @@ def test_duplicate_groups_and_match_keys(tmp_path, import_into):
         assert p.record_sources(1) == [("a.ris", 1, None), ("b.ris", 1, None), ("b.ris", 2, None)]
 
 
+CASE_REPORT = ("The authors report a case history of a woman with Wilson disease who carried two pregnancies "
+               "to term while taking penicillamine, with normal infants and stable copper levels throughout")
+REVIEW = ("Wilson disease is a rare autosomal recessive disorder of copper transport; this review summarises "
+          "fertility, counselling, chelation dosing and obstetric management across published series")
+
+
+def test_same_generic_title_with_unrelated_abstracts_stays_apart(tmp_path, import_into):
+    title = "Wilson's disease and pregnancy"  # no year, no DOI: only the title could match
+    records = [Record(title=title, abstract=CASE_REPORT, position=1),
+               Record(title=title, abstract=REVIEW, position=2),  # another work: kept apart
+               Record(title=title.upper(), abstract=CASE_REPORT.replace("penicillamine", "D-penicillamine"),
+                      position=3),  # the case report again, from another database: merged
+               Record(title=title, abstract="Short note.", position=4)]  # too short to tell: merged
+    with Project.create(tmp_path / "p") as p:
+        import_into(p, tmp_path, records, name="a.ris")
+        assert p.duplicate_groups() == [(1, [3, 4])]
+        assert list(p.record_ids()) == [1, 2]
+
+
+def test_distinct_abstracts_threshold():
+    from triage.io.dedup import abstract_words, distinct_abstracts
+
+    a, b = abstract_words(CASE_REPORT), abstract_words(REVIEW)
+    assert distinct_abstracts(a, b) and not distinct_abstracts(a, a)
+    assert not distinct_abstracts(a, abstract_words("Short note."))  # fewer than 10 words: cannot tell
+
+
 def test_labels_on_a_duplicate_land_on_its_representative(tmp_path, import_into):
     first, second = _dup_records()
     with Project.create(tmp_path / "p") as p:
