@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -88,6 +89,10 @@ def _load(path: Path, key: str, n_rows: int) -> sp.csr_matrix | None:
             raise ValueError(f"shape {shape} dtype {m.dtype}, expected {n_rows} rows of float32")
         if _checksum(key, m) != stored:
             raise ValueError("checksum mismatch")
+        try:
+            os.utime(path)  # most recently used: `prune_cache` keeps it
+        except OSError:
+            pass
         return m
     except Exception as e:  # noqa: BLE001 - an unreadable cache file is dropped, never trusted
         warnings.warn(f"TF-IDF cache: dropping {path} ({type(e).__name__}: {e}); recomputing",
@@ -133,6 +138,16 @@ def tfidf_features(texts: list[str], ngram_range: tuple[int, int] = (1, 2), subl
                      shape=np.asarray(m.shape, dtype=np.int64), key=np.array(key),
                      checksum=np.array(_checksum(key, m)))
     return m
+
+
+def prune_cache(cache_dir: str | Path, keep: int = 2) -> int:
+    """Delete all but the `keep` most recently used TF-IDF matrices in `<cache_dir>/tfidf/`;
+    returns how many were deleted. Each import or question edit changes the corpus and adds
+    an entry (hundreds of MB for 10^5 records), so a project keeps only its latest few."""
+    entries = sorted(Path(cache_dir, "tfidf").glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in entries[keep:]:
+        old.unlink(missing_ok=True)
+    return max(0, len(entries) - keep)
 
 
 def _vocabulary_tfidf(texts, params, sublinear_tf, max_df, min_df, max_features, stop_words) -> sp.csr_matrix:

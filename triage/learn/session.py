@@ -48,11 +48,13 @@ class ProjectMatrix:
 
 def project_matrix(project: Project, preset: Preset, progress=None, embedder=None) -> ProjectMatrix:
     from triage.features.matrix import build_features, split_last_row
+    from triage.features.tfidf import prune_cache
 
     ids, texts = project.texts()
     query = project_query(project)
     X = build_features(texts + [query] if query else texts, preset.features, project.directory / "cache",
                        progress=progress, embedder=embedder)
+    prune_cache(project.directory / "cache", keep=2)  # older corpora (before an import or question edit)
     if not query:
         return ProjectMatrix(ids, X, texts)
     X, anchor = split_last_row(X)  # the question shares the records' TF-IDF vocabulary

@@ -59,3 +59,23 @@ def test_hashed_tfidf_matches_the_vocabulary_version_without_collisions():
     # same weights up to the order of columns: identical cosine similarities between records
     np.testing.assert_allclose((a @ a.T).toarray(), (b @ b.T).toarray(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(sorted(a.data), sorted(b.data), rtol=1e-5)
+
+
+def test_prune_cache_keeps_the_most_recently_used_entries(tmp_path):
+    import os
+
+    from triage.features.tfidf import prune_cache
+
+    corpora = [[f"text {i} about statins", f"another {i} on exercise"] for i in range(4)]
+    for i, texts in enumerate(corpora):
+        tfidf_features(texts, cache_dir=tmp_path)
+        # date each new entry far in the past, in write order, so that mtime order is unambiguous
+        newest = max((tmp_path / "tfidf").glob("*.npz"), key=lambda p: p.stat().st_mtime_ns)
+        os.utime(newest, ns=(10**18 + i, 10**18 + i))
+    first = sorted((tmp_path / "tfidf").glob("*.npz"), key=lambda p: p.stat().st_mtime_ns)[0]
+    os.utime(first, ns=(10**18 - 1, 10**18 - 1))
+    tfidf_features(corpora[0], cache_dir=tmp_path)  # a cache hit marks the oldest entry as used now
+    assert prune_cache(tmp_path, keep=2) == 2
+    left = list((tmp_path / "tfidf").glob("*.npz"))
+    assert len(left) == 2 and first in left
+    assert prune_cache(tmp_path / "nothing_here", keep=2) == 0
