@@ -30,12 +30,12 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed
 
-from triage.features.matrix import split_last_row
+from triage.features.matrix import build_features_with_query
 from triage.learn.cold import similarity_scores
 from triage.learn.presets import load_preset
 from triage.simulate.benchmark import find_datasets, overlap_groups, parse_seeds
 from triage.simulate.data import load_labelled
-from triage.simulate.simulate import build_matrix, simulate_matrix
+from triage.simulate.simulate import simulate_matrix
 
 sys.path.insert(0, str(Path(__file__).parent))
 from vs_asreview_table import bootstrap_ci  # noqa: E402
@@ -68,7 +68,7 @@ def questions(sources_md: Path) -> dict[str, str]:
 def run_dataset(path: Path, question: str, preset_name: str, seeds: list[int], cache_dir) -> list[dict]:
     data = load_labelled(path)
     preset = load_preset(preset_name)
-    X, anchor = split_last_row(build_matrix(list(data.texts) + [question], preset, cache_dir=cache_dir))
+    X, anchor = build_features_with_query(data.texts, question, preset.features, cache_dir)
     cold = similarity_scores(list(data.texts), question)
     rows = []
     for seed in seeds:

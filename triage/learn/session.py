@@ -33,12 +33,13 @@ def project_preset(project: Project, name: str | None = None) -> Preset:
 
 @dataclass
 class ProjectMatrix:
-    """Features of a project's records: row i is record `ids[i]`. `anchor`: features (1, d) of
-    the review question + criteria, in the same feature space, or None when neither is set."""
+    """Features of a project's records: row i is record `ids[i]`. `query`: the review question +
+    criteria ("" if neither is set); `anchor`: its features (1, d) in the same space, or None."""
 
     ids: np.ndarray
     X: object  # scipy.sparse.csr_matrix or np.ndarray, (n_records, d)
     texts: list
+    query: str = ""
     anchor: object = None
 
     def rows(self, record_ids) -> np.ndarray:
@@ -47,18 +48,15 @@ class ProjectMatrix:
 
 
 def project_matrix(project: Project, preset: Preset, progress=None, embedder=None) -> ProjectMatrix:
-    from triage.features.matrix import build_features, split_last_row
+    from triage.features.matrix import build_features_with_query
     from triage.features.tfidf import prune_cache
 
     ids, texts = project.texts()
     query = project_query(project)
-    X = build_features(texts + [query] if query else texts, preset.features, project.directory / "cache",
-                       progress=progress, embedder=embedder)
+    X, anchor = build_features_with_query(texts, query, preset.features, project.directory / "cache",
+                                          progress=progress, embedder=embedder)
     prune_cache(project.directory / "cache", keep=2)  # older corpora (before an import or question edit)
-    if not query:
-        return ProjectMatrix(ids, X, texts)
-    X, anchor = split_last_row(X)  # the question shares the records' TF-IDF vocabulary
-    return ProjectMatrix(ids, X, texts, anchor)
+    return ProjectMatrix(ids, X, texts, query, anchor)
 
 
 def history_rows(project: Project, matrix: ProjectMatrix) -> History:
@@ -67,10 +65,10 @@ def history_rows(project: Project, matrix: ProjectMatrix) -> History:
     return History(matrix.rows(h.record_ids), h.labels, h.origins, h.rounds, len(matrix.ids))
 
 
-def cold_start_scores(project: Project, matrix: ProjectMatrix, history: History) -> np.ndarray | None:
+def cold_start_scores(matrix: ProjectMatrix, history: History) -> np.ndarray | None:
     """Before a classifier can be trained: similarity to the review question, eligibility criteria
     and records already marked relevant (`similarity_scores`)."""
-    return similarity_scores(matrix.texts, project_query(project), history.record_ids[history.labels == 1])
+    return similarity_scores(matrix.texts, matrix.query, history.record_ids[history.labels == 1])
 
 
 def project_query(project: Project) -> str:
@@ -92,13 +90,13 @@ def rank_project(project: Project, preset_name: str | None = None, progress=None
     round_index = len(project.rounds())
     cold = None
     if len(np.unique(history.labels)) < 2:
-        cold = cold_start_scores(project, matrix, history)
+        cold = cold_start_scores(matrix, history)
     # The question trains as one more relevant record (run_round's `anchor`; BENCHMARKS.md section 7).
     result = run_round(matrix.X, history, preset, round_rng(project.seed, round_index), cold, matrix.anchor)
     # "probabilities": the scores are P(relevant) (logistic regression, naive Bayes), which
     # model-based stopping estimates need; SVM margins and cold-start similarities are not.
     params = preset.params() | {"model": result.model, "probabilities": result.probabilities is not None,
-                                "question_record": matrix.anchor is not None, "question": project_query(project)}
+                                "question_record": matrix.anchor is not None, "question": matrix.query}
     project.add_round(
         preset.name, params, project.seed, library_versions(), last_event, result.n_train,
         int(history.labels.sum()), int(len(history) - history.labels.sum()),

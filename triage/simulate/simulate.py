@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from triage.features.matrix import split_last_row
+from triage.features.matrix import build_features_with_query
 from triage.learn.cold import similarity_scores
 from triage.learn.loop import round_rng, run_loop
 from triage.learn.presets import Preset
@@ -181,12 +181,8 @@ def simulate(texts: list[str], gold, preset: Preset, seed: int, prior_included: 
     """
     t0 = time.perf_counter()
     texts = list(texts)
-    anchor = cold = None
-    if question and question.strip():
-        X, anchor = split_last_row(build_matrix(texts + [question], preset, cache_dir=cache_dir, embedder=embedder))
-        cold = similarity_scores(texts, question)
-    else:
-        X = build_matrix(texts, preset, cache_dir=cache_dir, embedder=embedder)
+    X, anchor = build_features_with_query(texts, question, preset.features, cache_dir, embedder=embedder)
+    cold = similarity_scores(texts, question) if anchor is not None else None
     t_feat = time.perf_counter() - t0
     res = simulate_matrix(X, gold, preset, seed, prior_included, prior_excluded, prior_ids,
                           batch_size, stop, cold_scores=cold, final_scores=final_scores, on_round=on_round,

@@ -101,6 +101,10 @@ def min_total_for_miss(r_seen: int | np.ndarray, target: float) -> int | np.ndar
     return np.floor(np.asarray(r_seen, dtype=float) / target + 1e-9).astype(np.int64) + 1
 
 
+#: What a rule says once the pool is empty, whatever its own criterion would say.
+ALL_SCREENED = "Stop: every record has been screened."
+
+
 def split_prior(history: History) -> tuple[int, int, np.ndarray]:
     """(number of PRIOR labels, relevant among them, screened labels in order as int64)."""
     prior = history.origins == PRIOR

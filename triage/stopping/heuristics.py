@@ -17,11 +17,10 @@ import math
 
 import numpy as np
 
-from triage.stopping.base import RuleResult, pct, split_prior
+from triage.stopping.base import ALL_SCREENED, RuleResult, pct, split_prior
 from triage.store.history import RANDOM, History
 
 NO_GUARANTEE = "Heuristic, no statistical guarantee."
-ALL_SCREENED = "Stop: every record has been screened."
 
 
 def _said(history: History, summary: str) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import norm
 
-from triage.stopping.base import RuleResult, check_target, pct
+from triage.stopping.base import ALL_SCREENED, RuleResult, check_target, pct
 from triage.store.history import History
 
 NAME = "quantci"
@@ -31,7 +31,7 @@ def quantci(history: History, pool_probs: np.ndarray | None, target: float = 0.9
     r = history.n_relevant
     if history.n_pool == 0:
         return RuleResult(NAME, True, False, 1.0, 1.0, 1.0, confidence, 0.0, {}, ASSUMPTION,
-                          "Stop: every record has been screened.")
+                          ALL_SCREENED)
     if pool_probs is None:
         return RuleResult(NAME, False, False, None, None, None, confidence, None, {}, ASSUMPTION,
                           "QuantCI needs the current model's pool probabilities (none given).")

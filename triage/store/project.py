@@ -328,17 +328,16 @@ class Project:
                 rep = Project._representative(c, rid)
                 if rep in kept_apart:
                     continue
-                if key.startswith("title:") and doi:
-                    # same title, different DOIs: distinct works. Check the whole group, not only the
-                    # matching record, or a DOI-less member would chain two distinct works together.
-                    others = {normalise_doi(d) for (d,) in c.execute(
-                        "SELECT doi FROM records WHERE id = ? OR duplicate_of = ?", (rep, rep))}
-                    if others - {"", doi}:
+                if key.startswith("title:") and (doi or len(words) >= 10):
+                    # Same title but different DOIs, or abstracts with almost no words in common:
+                    # distinct works. Check the whole group, not only the matching record, or a
+                    # DOI-less member would chain two distinct works together.
+                    members = c.execute("SELECT doi, abstract FROM records WHERE id = ? OR duplicate_of = ?",
+                                        (rep, rep)).fetchall()
+                    if doi and {normalise_doi(d) for d, _ in members} - {"", doi}:
                         continue
-                if key.startswith("title:") and len(words) >= 10 and any(
-                        distinct_abstracts(words, abstract_words(a)) for (a,) in c.execute(
-                            "SELECT abstract FROM records WHERE id = ? OR duplicate_of = ?", (rep, rep))):
-                    continue  # same (generic) title, unrelated abstracts: distinct works
+                    if any(distinct_abstracts(words, abstract_words(a)) for _, a in members):
+                        continue
                 return rep, key.split(":", 1)[0]
         return None, None
 
