@@ -27,7 +27,7 @@ from triage.features.matrix import build_features  # noqa: E402
 from triage.learn.loop import round_rng  # noqa: E402
 from triage.learn.presets import load_preset  # noqa: E402
 from triage.learn.round import run_round  # noqa: E402
-from triage.store.history import History  # noqa: E402
+from triage.history import History  # noqa: E402
 from triage.simulate.data import load_labelled  # noqa: E402
 
 

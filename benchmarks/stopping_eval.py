@@ -60,7 +60,7 @@ from scipy.stats import norm
 
 from triage.stopping import CertificationSample, certification_sample_size, first_stop, make_rule, random_sample
 from triage.stopping.dist import clopper_pearson
-from triage.store.history import PRIOR, RANDOM, RANKED, History
+from triage.history import PRIOR, RANDOM, RANKED, History
 
 TARGETS = (0.95, 0.90)
 CONFIDENCE = 0.95

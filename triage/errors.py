@@ -1,4 +1,5 @@
-"""Exception types with messages a reviewer can act on. The CLI prints them without a traceback."""
+"""Every error a user can meet, with a message they can act on. The CLI prints them (one line,
+exit code 2) without a traceback. All subclass TriageError; this module imports nothing."""
 
 from __future__ import annotations
 
@@ -30,3 +31,19 @@ class LabelError(TriageError):
 
 class PresetError(TriageError):
     """A model preset is unknown or malformed."""
+
+
+class EmbedderError(TriageError):
+    """An embedding model cannot be found, loaded or built (names the model and the fix)."""
+
+
+class SimulationError(TriageError):
+    """A simulation cannot run on this data (no relevant record, bad prior ids, ...)."""
+
+
+class GoldLabelError(TriageError):
+    """A file cannot be simulated: records without a label, or no relevant record."""
+
+
+class BenchmarkError(TriageError):
+    """Bad benchmark arguments (no dataset found, bad seed range, ...)."""

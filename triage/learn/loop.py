@@ -12,7 +12,7 @@ import numpy as np
 
 from triage.learn.presets import Preset
 from triage.learn.round import RoundResult, run_round
-from triage.store.history import RANKED, History
+from triage.history import RANKED, History
 
 
 class Labeller(Protocol):

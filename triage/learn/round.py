@@ -15,7 +15,7 @@ from triage.learn.balance import sample_weights
 from triage.learn.classifiers import make_classifier, relevance_scores
 from triage.learn.presets import Preset
 from triage.learn.queriers import make_querier
-from triage.store.history import History
+from triage.history import History
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from triage.learn.cold import similarity_scores
 from triage.learn.loop import round_rng
 from triage.learn.presets import DEFAULT_PRESET, Preset, load_preset
 from triage.learn.round import RoundResult, run_round
-from triage.store.history import History
+from triage.history import History
 from triage.store.project import Project, RoundRow
 
 

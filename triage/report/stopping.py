@@ -18,7 +18,7 @@ import numpy as np
 from triage.stopping import CertificationSample, RuleResult, evaluate_all, make_rule
 from triage.stopping.base import pct, split_prior
 from triage.stopping.rules import DEFAULT_DESCRIPTION
-from triage.store.history import PRIOR, History
+from triage.history import PRIOR, History
 
 RULE_ORDER = ("default", "statistical", "statistical_midp", "random_sample", "quantci", "knee", "budget", "safe",
               "consecutive_irrelevant")

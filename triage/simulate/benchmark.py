@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from triage.errors import TriageError
+from triage.errors import BenchmarkError  # noqa: F401  (raised here; re-exported)
 
 #: Datasets that are the same review or search (benchmarks SOURCES.md): averaged once.
 OVERLAPS = (
@@ -30,10 +30,6 @@ SUFFIXES = (".csv", ".tsv", ".ris", ".txt", ".nbib", ".xlsx")
 #: Metric columns summarised in the Markdown report: (column, label, higher is better).
 SUMMARY_METRICS = (("wss_95", "WSS@95", True), ("recall_10", "recall@10%", True),
                    ("atd", "ATD", False), ("loss", "loss", False))
-
-
-class BenchmarkError(TriageError):
-    """Bad benchmark arguments (no dataset found, bad seed range, ...)."""
 
 
 @dataclass(frozen=True)

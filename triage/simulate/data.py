@@ -7,15 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from triage.errors import TriageError
+from triage.errors import GoldLabelError
 from triage.features.text import record_text
+from triage.history import RELEVANCE
 
 #: Gold label of each Record.label value ("maybe" counts as relevant, as in screening).
-GOLD = {"include": 1, "maybe": 1, "exclude": 0}
-
-
-class GoldLabelError(TriageError):
-    """The file cannot be simulated: records without a label, or no relevant record."""
+GOLD = RELEVANCE
 
 
 @dataclass(frozen=True)

@@ -173,7 +173,7 @@ def metrics_from_order(order, gold, prior_ids) -> Metrics:
 def metrics_from_history(history, gold=None) -> Metrics:
     """Metrics of a simulation History (record ids are row indices; PRIOR origins excluded).
     `gold` (labels of all rows) is needed for R unless the history covers every record."""
-    from triage.store.history import PRIOR
+    from triage.history import PRIOR
 
     prior_mask = history.origins == PRIOR
     prior = history.record_ids[prior_mask]

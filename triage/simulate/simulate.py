@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from triage.errors import SimulationError
 from triage.features.matrix import build_features_with_query
 from triage.learn.cold import similarity_scores
 from triage.learn.loop import round_rng, run_loop
@@ -21,11 +22,7 @@ from triage.learn.presets import Preset
 from triage.learn.round import run_round
 from triage.simulate.metrics import Metrics, metrics_from_history
 from triage.simulate.oracle import GoldOracle, check_stop
-from triage.store.history import PRIOR, History
-
-
-class SimulationError(ValueError):
-    """The simulation cannot run on this data (no relevant record, bad prior ids, ...)."""
+from triage.history import PRIOR, History
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from triage.store.history import PRIOR, RANKED, History
+from triage.history import PRIOR, RANKED, History
 
 
 def stopping_summary(history: History, gold: np.ndarray, target: float = 0.95,

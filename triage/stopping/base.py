@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from triage.store.history import PRIOR, History
+from triage.history import PRIOR, History
 
 
 @dataclass(frozen=True)

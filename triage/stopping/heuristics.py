@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from triage.stopping.base import ALL_SCREENED, RuleResult, pct, split_prior
-from triage.store.history import RANDOM, History
+from triage.history import RANDOM, History
 
 NO_GUARANTEE = "Heuristic, no statistical guarantee."
 

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.stats import norm
 
 from triage.stopping.base import ALL_SCREENED, RuleResult, check_target, pct
-from triage.store.history import History
+from triage.history import History
 
 NAME = "quantci"
 ASSUMPTION = "The model's probabilities are calibrated on the pool (independent Bernoulli records)."

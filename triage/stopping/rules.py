@@ -18,7 +18,7 @@ from triage.stopping.base import REGISTRY, RuleResult, check_target, pct, regist
 from triage.stopping.quantci import quantci
 from triage.stopping.sample import CertificationSample, random_sample
 from triage.stopping.statistical import statistical, statistical_replay
-from triage.store.history import History
+from triage.history import History
 
 #: k -> calibrated probabilities of the pool of `history.at(k)` (shape (n_pool,)) or None.
 ScoresAt = Callable[[int], "np.ndarray | None"]

@@ -26,7 +26,7 @@ import numpy as np
 
 from triage.stopping.base import RuleResult, check_target, min_total_for_miss, pct
 from triage.stopping.dist import first_true, hypergeom_cdf, hypergeom_upper
-from triage.store.history import RANDOM, History
+from triage.history import RANDOM, History
 
 NAME = "random_sample"
 ASSUMPTION = ("The certification sample was drawn uniformly at random from the pool, and no records "

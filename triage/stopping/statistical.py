@@ -38,7 +38,7 @@ import numpy as np
 
 from triage.stopping.base import RuleResult, check_target, min_total_for_miss, pct, split_prior
 from triage.stopping.dist import first_true, hypergeom_cdf
-from triage.store.history import History
+from triage.history import History
 
 NAME = "statistical"
 NAME_MIDP = "statistical_midp"

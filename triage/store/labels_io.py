@@ -14,14 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from triage.errors import LabelError
+from triage.history import parse_label
 from triage.io.writers import ExportRow
 from triage.store.project import Project
 
-_VALUES = {
-    "include": "include", "included": "include", "1": "include", "y": "include", "yes": "include",
-    "exclude": "exclude", "excluded": "exclude", "0": "exclude", "n": "exclude", "no": "exclude",
-    "maybe": "maybe", "?": "maybe",
-}
 REQUIRED_COLUMNS = ("record_id", "label")
 
 
@@ -33,17 +29,7 @@ def default_reviewer() -> str:
         return "reviewer"
 
 
-def parse_label_value(s: str | None) -> str | None:
-    """'include'/'exclude'/'maybe' from what a reviewer typed; None for an empty value.
-
-    Accepts include/exclude/maybe, 1/0, y/n, yes/no, in any case. Raises ValueError otherwise."""
-    v = (s or "").strip().lower()
-    if not v:
-        return None
-    try:
-        return _VALUES[v]
-    except KeyError:
-        raise ValueError(f"unknown label {s.strip()!r} (use include, exclude, maybe, 1/0, y/n or yes/no)") from None
+parse_label_value = parse_label  # the one vocabulary (triage.history)
 
 
 @dataclass(frozen=True)

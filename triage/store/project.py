@@ -26,11 +26,10 @@ import numpy as np
 from triage.errors import LabelError, ProjectError
 from triage.io.dedup import abstract_words, distinct_abstracts, match_keys, normalise_doi
 from triage.io.record import LABELS, Record
-from triage.store.history import PRIOR, RANDOM, RANKED, History
+from triage.history import ORIGINS, RELEVANCE, History
 
 DB_NAME = "project.sqlite"
 SCHEMA_VERSION = 1
-ORIGINS = {"prior": PRIOR, "ranked": RANKED, "random": RANDOM}
 
 _SCHEMA_V1 = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -501,7 +500,7 @@ class Project:
                 first[rid] = (origin, -1 if round_id is None else round_id)
         ids = [i for i in first if i in current]
         return History.from_lists(
-            ids, [0 if current[i] == "exclude" else 1 for i in ids], [ORIGINS[first[i][0]] for i in ids],
+            ids, [RELEVANCE[current[i]] for i in ids], [ORIGINS[first[i][0]] for i in ids],
             [first[i][1] for i in ids], len(self.record_ids()))
 
     # -- rounds ------------------------------------------------------------------------------

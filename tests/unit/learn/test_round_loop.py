@@ -5,7 +5,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from triage.learn.loop import round_rng, run_loop
 from triage.learn.presets import load_preset
 from triage.learn.round import run_round
-from triage.store.history import PRIOR, RANKED, History
+from triage.history import PRIOR, RANKED, History
 
 RELEVANT = "peer support workers in mental health services recovery outcomes"
 IRRELEVANT = ["knee osteoarthritis stem cell injection", "software fault prediction metrics",

@@ -8,7 +8,7 @@ import numpy as np
 
 from triage.report import build_report, one_line_summary, recall_sentence, render_html, render_json, render_markdown
 from triage.stopping import RuleResult
-from triage.store.history import PRIOR, RANKED, History
+from triage.history import PRIOR, RANKED, History
 
 XSS = "<script>alert(1)</script>"
 

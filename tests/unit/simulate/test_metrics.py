@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from triage.simulate import metrics as m
-from triage.store.history import PRIOR, RANKED, History
+from triage.history import PRIOR, RANKED, History
 
 # Order A: N = 10 screenable records, R = 2 relevant, found at positions 2 and 5.
 A = [0, 1, 0, 0, 1, 0, 0, 0, 0, 0]

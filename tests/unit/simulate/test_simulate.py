@@ -7,7 +7,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from triage.learn.presets import load_preset
 from triage.simulate.oracle import GoldOracle, check_stop
 from triage.simulate.simulate import SimulationError, draw_priors, history_record, simulate_matrix
-from triage.store.history import PRIOR, RANKED
+from triage.history import PRIOR, RANKED
 
 
 def _toy(n=60, n_rel=8, seed=0):

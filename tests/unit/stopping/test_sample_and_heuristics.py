@@ -11,7 +11,7 @@ from triage.stopping import (REGISTRY, CertificationSample, RuleResult, all_of, 
                              knee, make_rule, quantci, random_sample, safe, target_method_size)
 from triage.stopping.dist import clopper_pearson
 from triage.stopping.heuristics import knee_point
-from triage.store.history import PRIOR, RANDOM, RANKED, History
+from triage.history import PRIOR, RANDOM, RANKED, History
 
 
 def hist(labels, n_records, origins=None):

@@ -10,7 +10,7 @@ from triage.stopping.base import min_total_for_miss
 from triage.stopping.dist import hypergeom_cdf, hypergeom_upper
 from triage.stopping.statistical import (more_irrelevant_needed, remaining_upper_bound, statistical,
                                          statistical_pvalue, statistical_replay)
-from triage.store.history import PRIOR, RANKED, History
+from triage.history import PRIOR, RANKED, History
 
 
 def hist(labels, n_records, n_prior=0):

@@ -9,7 +9,7 @@ import pytest
 
 from triage.errors import LabelError, ProjectError
 from triage.io.record import Record
-from triage.store.history import PRIOR, RANKED
+from triage.history import PRIOR, RANKED
 from triage.store.project import DB_NAME, SCHEMA_VERSION, Project
 
 

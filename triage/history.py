@@ -1,7 +1,11 @@
-"""The labelling history: who labelled what, in which order and round (read-only ledger).
+"""The neutral core: the label vocabulary, label origins and the labelling history.
 
-Stopping rules and metrics are pure functions of a History; `History.at(k)` freezes it after
-k screening decisions so a report can replay any rule at any round (cf. tarexp's ledger).
+Every layer speaks these words; this module imports nothing else of triage (a test checks it),
+so stopping rules, learning, reports and simulation depend on it and never on the store.
+
+The History is a read-only ledger of who labelled what, in which order and round. Stopping
+rules and metrics are pure functions of it; `History.at(k)` freezes it after k decisions, so a
+report can replay any rule at any round (cf. tarexp's ledger).
 """
 
 from __future__ import annotations
@@ -10,10 +14,43 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# -- label vocabulary ---------------------------------------------------------------------------
+#: Label values stored in a project. `maybe` counts as relevant for training and stopping.
+LABELS = ("include", "exclude", "maybe")
+#: Relevance (1/0) of each label: what the model trains on and stopping rules count.
+RELEVANCE = {"include": 1, "maybe": 1, "exclude": 0}
+#: What a reviewer may type or a file may hold (case-insensitive), for each label.
+LABEL_WORDS = {
+    "include": ("include", "included", "1", "y", "yes", "true"),
+    "exclude": ("exclude", "excluded", "0", "n", "no", "false"),
+    "maybe": ("maybe", "?"),
+}
+_WORD_TO_LABEL = {w: label for label, words in LABEL_WORDS.items() for w in words}
+ACCEPTED_LABELS = "include/exclude/maybe, 1/0, y/n, yes/no or true/false"
+
+
+def parse_label(text: object) -> str | None:
+    """'include' / 'exclude' / 'maybe' from what a reviewer typed or a file holds; None for empty.
+
+    Case and surrounding blanks are ignored; spreadsheet numbers 1.0 / 0.0 read as 1 / 0.
+    Raises ValueError naming the value otherwise (callers add the file and line)."""
+    v = "" if text is None else str(text).strip().lower()
+    if not v:
+        return None
+    if v in ("1.0", "0.0"):
+        v = v[0]
+    try:
+        return _WORD_TO_LABEL[v]
+    except KeyError:
+        raise ValueError(f"unknown label {str(text).strip()!r} (use {ACCEPTED_LABELS})") from None
+
+
+# -- origins ------------------------------------------------------------------------------------
 #: How a record came to be labelled. Only RANKED and RANDOM count as screening effort chosen
 #: by the tool; PRIOR labels came from the reviewer's prior knowledge or the imported file.
 PRIOR, RANKED, RANDOM = 0, 1, 2
 ORIGIN_NAMES = {PRIOR: "prior", RANKED: "ranked", RANDOM: "random"}
+ORIGINS = {name: code for code, name in ORIGIN_NAMES.items()}
 
 
 @dataclass(frozen=True)
