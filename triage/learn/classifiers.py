@@ -12,31 +12,36 @@ from sklearn.naive_bayes import ComplementNB, MultinomialNB
 from sklearn.svm import LinearSVC
 
 from triage.errors import PresetError
+from triage.registry import Spec, build, register
 
-# type -> (estimator class, allowed parameters with defaults)
+
+def _estimator(cls):
+    """A registry factory: an unfitted `cls` (random_state passed where it takes one)."""
+    def make(random_state: int | None = None, **params):
+        if "random_state" in cls().get_params():
+            params["random_state"] = random_state
+        return clone(cls(**params))
+    return make
+
+
 # liblinear in the dual is ~40x faster than the primal when records << features (TF-IDF).
-_CLASSIFIERS = {
-    "svm": (LinearSVC, {"C": 1.0, "loss": "squared_hinge", "max_iter": 5000}),
-    "logistic": (LogisticRegression, {"C": 1.0, "max_iter": 1000, "solver": "liblinear", "dual": True}),
-    "nb": (MultinomialNB, {"alpha": 1.0}),
-    "cnb": (ComplementNB, {"alpha": 1.0}),
-}
+register("classifier", "svm", {"C": 1.0, "loss": "squared_hinge", "max_iter": 5000},
+         "linear SVM (liblinear); scores are margins")(_estimator(LinearSVC))
+register("classifier", "logistic", {"C": 1.0, "max_iter": 1000, "solver": "liblinear", "dual": True},
+         "logistic regression; scores are P(relevant)")(_estimator(LogisticRegression))
+register("classifier", "nb", {"alpha": 1.0}, "multinomial naive Bayes")(_estimator(MultinomialNB))
+register("classifier", "cnb", {"alpha": 1.0}, "complement naive Bayes")(_estimator(ComplementNB))
 
 
-def make_classifier(spec: dict, random_state: int | None = None):
-    """An unfitted estimator for a `[classifier]` table, e.g. {"type": "svm", "C": 0.11}."""
-    spec = dict(spec)
-    kind = spec.pop("type", None)
-    if kind not in _CLASSIFIERS:
-        raise PresetError(f"unknown classifier type {kind!r}; choose from {sorted(_CLASSIFIERS)}")
-    cls, defaults = _CLASSIFIERS[kind]
-    unknown = set(spec) - set(defaults)
-    if unknown:
-        raise PresetError(f"classifier {kind}: unknown parameter(s) {sorted(unknown)}")
-    params = {**defaults, **spec}
-    if "random_state" in cls().get_params():
-        params["random_state"] = random_state
-    return clone(cls(**params))
+def make_classifier(spec, random_state: int | None = None):
+    """An unfitted estimator for a preset's classifier `Spec` (type + parameters)."""
+    spec = Spec.of(spec)
+    return build("classifier", spec.type, spec.params, "[classifier]", random_state=random_state)
+
+
+def is_probabilistic(spec) -> bool:
+    """Whether the classifier's relevance scores are P(relevant) (see relevance_scores)."""
+    return Spec.of(spec).type != "svm"
 
 
 def relevance_scores(estimator, X) -> np.ndarray:

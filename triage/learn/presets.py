@@ -1,18 +1,23 @@
-"""Model presets: a name plus frozen parameters, read from the TOML files in `models/`.
+"""Model presets: a name plus frozen, validated parameters, read from the TOML files in `models/`.
 
 A preset file holds four tables - `features`, `classifier`, `balance`, `querier` - and
-`batch_size` / `batch_growth` (records labelled between retrains in simulation). Each file's comments say
-where its numbers came from; its model card is the Markdown file of the same name."""
+`batch_size` / `batch_growth` (the retrain schedule: live screening and simulation retrain after
+`batch_for(n)` new labels). Every table is validated against `triage.registry` when the preset is
+loaded (a misspelt key is an error naming the valid ones). Each file's comments say where its
+numbers came from; its model card is the Markdown file of the same name."""
 
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
 
 from triage.errors import PresetError
+from triage.registry import Spec, check
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -29,10 +34,10 @@ _TABLES = ("features", "classifier", "balance", "querier")
 class Preset:
     name: str
     description: str
-    features: dict = field(default_factory=dict)
-    classifier: dict = field(default_factory=dict)
-    balance: dict = field(default_factory=dict)
-    querier: dict = field(default_factory=dict)
+    features: Mapping  # the validated [features] table (see triage.features.matrix)
+    classifier: Spec
+    balance: Spec
+    querier: Spec
     batch_size: int = 1
     batch_growth: float = 0.0  # batch = max(batch_size, floor(batch_growth * labelled so far))
 
@@ -42,8 +47,8 @@ class Preset:
 
     def params(self) -> dict:
         """Everything that determines a ranking, as plain JSON-able data (stored with each round)."""
-        return {"name": self.name, "features": self.features, "classifier": self.classifier,
-                "balance": self.balance, "querier": self.querier, "batch_size": self.batch_size,
+        return {"name": self.name, "features": _plain(self.features), "classifier": self.classifier.table(),
+                "balance": self.balance.table(), "querier": self.querier.table(), "batch_size": self.batch_size,
                 "batch_growth": self.batch_growth}
 
     def fingerprint(self) -> str:
@@ -63,23 +68,46 @@ def list_presets() -> list[str]:
     return sorted(p.name[:-5] for p in _preset_dir().iterdir() if p.name.endswith(".toml"))
 
 
+def _plain(x):
+    """Mappings (read-only views included) as plain dicts, for JSON."""
+    if isinstance(x, Mapping):
+        return {k: _plain(v) for k, v in x.items()}
+    return x
+
+
+def _spec(kind: str, table, origin: str, default: str | None = None) -> Spec:
+    if table is None and default is not None:
+        table = {"type": default}
+    if not isinstance(table, dict) or "type" not in table:
+        raise PresetError(f"{origin}: [{kind}] needs a 'type'")
+    params = {k: v for k, v in table.items() if k != "type"}
+    where = f"{origin} [{kind}]"
+    return Spec(str(table["type"]), MappingProxyType(check(kind, str(table["type"]), params, where)))
+
+
 def parse_preset(name: str, data: dict, origin: str) -> Preset:
+    from triage.features.matrix import check_features
+
     unknown = set(data) - {"description", "batch_size", "batch_growth", *_TABLES}
     if unknown:
-        raise PresetError(f"{origin}: unknown key(s) {sorted(unknown)}")
-    for t in ("classifier", "querier"):
-        if "type" not in data.get(t, {}):
-            raise PresetError(f"{origin}: [{t}] needs a 'type'")
+        raise PresetError(f"{origin}: unknown key(s) {sorted(unknown)}; valid keys: "
+                          f"{', '.join(['description', 'batch_size', 'batch_growth', *_TABLES])}")
     if not data.get("features"):
         raise PresetError(f"{origin}: [features] needs 'tfidf' and/or 'embedding'")
+    try:
+        features = check_features(data["features"])
+    except PresetError as e:
+        raise PresetError(f"{origin}: {e}") from None
     batch = data.get("batch_size", 1)
     if not isinstance(batch, int) or batch < 1:
         raise PresetError(f"{origin}: batch_size must be a positive integer")
     growth = data.get("batch_growth", 0.0)
     if not isinstance(growth, (int, float)) or not 0 <= growth < 1:
         raise PresetError(f"{origin}: batch_growth must be a number in [0, 1)")
-    return Preset(name, data.get("description", ""), data.get("features", {}), data.get("classifier", {}),
-                  data.get("balance", {"type": "none"}), data.get("querier", {}), batch, float(growth))
+    return Preset(name, str(data.get("description", "")), MappingProxyType(features),
+                  _spec("classifier", data.get("classifier"), origin),
+                  _spec("balance", data.get("balance"), origin, default="none"),
+                  _spec("querier", data.get("querier"), origin), batch, float(growth))
 
 
 def load_preset(name_or_path: str | None = None) -> Preset:

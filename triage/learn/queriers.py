@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from triage.errors import PresetError
+from triage.registry import Spec, build, register
 
 
 def _order(keys: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -46,17 +47,25 @@ def mixed_query(scores: np.ndarray, rng: np.random.Generator, explore: float = 0
     return out
 
 
-def make_querier(spec: dict, probabilistic: bool):
-    """A function (scores, rng) -> order for a `[querier]` table."""
-    kind = spec.get("type", "max")
-    if kind == "max":
-        return max_query
-    if kind == "uncertainty":
-        centre = 0.5 if probabilistic else 0.0
-        return lambda s, rng: uncertainty_query(s, rng, centre)
-    if kind == "mixed":
-        explore = float(spec.get("explore", 0.05))
-        if not 0 <= explore <= 1:
-            raise PresetError("querier mixed: explore must be between 0 and 1")
-        return lambda s, rng: mixed_query(s, rng, explore)
-    raise PresetError(f"unknown querier type {kind!r}; choose max, uncertainty or mixed")
+@register("querier", "max", {}, "most likely relevant first")
+def _max(probabilistic: bool = False):
+    return max_query
+
+
+@register("querier", "uncertainty", {}, "closest to the decision boundary first")
+def _uncertainty(probabilistic: bool = False):
+    centre = 0.5 if probabilistic else 0.0
+    return lambda s, rng: uncertainty_query(s, rng, centre)
+
+
+@register("querier", "mixed", {"explore": 0.05}, "max, with a share `explore` of random positions")
+def _mixed(explore: float, probabilistic: bool = False):
+    if not 0 <= explore <= 1:
+        raise PresetError("querier mixed: explore must be between 0 and 1")
+    return lambda s, rng: mixed_query(s, rng, float(explore))
+
+
+def make_querier(spec, probabilistic: bool):
+    """A function (scores, rng) -> order for the preset's querier `Spec`."""
+    spec = Spec.of(spec)
+    return build("querier", spec.type, spec.params, "[querier]", probabilistic=probabilistic)

@@ -12,10 +12,15 @@ import numpy as np
 
 from triage.features.matrix import stack_rows
 from triage.learn.balance import sample_weights
-from triage.learn.classifiers import make_classifier, relevance_scores
+from triage.learn.classifiers import is_probabilistic, make_classifier, relevance_scores
 from triage.learn.presets import Preset
+from triage.registry import Spec
 from triage.learn.queriers import make_querier
 from triage.history import History
+
+
+#: Before a classifier exists (cold start, random order) the pool is served best score first.
+MAX_QUERIER = Spec("max")
 
 
 @dataclass(frozen=True)
@@ -62,15 +67,14 @@ def run_round(X, history: History, preset: Preset, rng: np.random.Generator,
         if len(pool):
             # scoring every row is cheaper than slicing the pool out of a sparse matrix
             scores[pool] = relevance_scores(clf, X)[pool]
-        # every classifier but the SVM scores with P(relevant) (see relevance_scores)
-        probabilistic, model = preset.classifier.get("type") != "svm", "classifier"
+        probabilistic, model = is_probabilistic(preset.classifier), "classifier"
     elif cold_scores is not None:
         scores[pool] = cold_scores[pool]
         probabilistic, model = False, "cold"
     else:
         scores[pool] = 0.0
         probabilistic, model = False, "random"
-    querier = make_querier(preset.querier if model == "classifier" else {"type": "max"}, probabilistic)
+    querier = make_querier(preset.querier if model == "classifier" else MAX_QUERIER, probabilistic)
     ranking = pool[querier(scores[pool], rng)]
     probabilities = scores[ranking] if probabilistic and len(pool) else None
     return RoundResult(ranking.astype(np.int64), scores, probabilities, model, len(labelled),
