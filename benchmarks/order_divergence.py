@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from compare_asreview import DATA_DIR, asreview_order  # noqa: E402
 
 from triage.features.matrix import build_features  # noqa: E402
-from triage.learn.loop import round_rng  # noqa: E402
+from triage.engine import round_rng  # noqa: E402
 from triage.learn.presets import load_preset  # noqa: E402
 from triage.learn.round import run_round  # noqa: E402
 from triage.history import History  # noqa: E402

@@ -31,7 +31,6 @@ import numpy as np
 from joblib import Parallel, delayed
 
 from triage.features.matrix import build_features_with_query
-from triage.learn.cold import similarity_scores
 from triage.learn.presets import load_preset
 from triage.simulate.benchmark import find_datasets, overlap_groups, parse_seeds
 from triage.simulate.data import load_labelled
@@ -69,13 +68,12 @@ def run_dataset(path: Path, question: str, preset_name: str, seeds: list[int], c
     data = load_labelled(path)
     preset = load_preset(preset_name)
     X, anchor = build_features_with_query(data.texts, question, preset.features, cache_dir)
-    cold = similarity_scores(list(data.texts), question)
     rows = []
     for seed in seeds:
         for scenario, n_prior, use_anchor in SCENARIOS:
             res = simulate_matrix(X, data.gold, preset, seed, n_prior, n_prior,
-                                  cold_scores=cold if n_prior == 0 else None,
-                                  anchor=anchor if use_anchor else None, final_scores=False)
+                                  anchor=anchor if use_anchor else None, final_scores=False,
+                                  texts=data.texts, question=question if n_prior == 0 else "")
             m = res.metrics.to_dict()
             rows.append({"dataset": path.stem, "seed": seed, "scenario": scenario,
                          **{k: m[k] for k in METRICS}, "seconds": round(res.seconds["loop"], 2)})

@@ -7,7 +7,7 @@ its peak memory (max RSS) is measured alone.
 Records are real titles/abstracts drawn with replacement from the benchmark datasets
 (--data-dir), each made unique by a numbered suffix so de-duplication keeps them all.
 Stages: generate (CSV) -> import (`triage import`) -> features (TF-IDF + embedder, cached in the
-project) -> label (N labels drawn with the gold labels) -> rank (`rank_project`, timed with
+project) -> label (N labels drawn with the gold labels) -> rank (`triage.service.rank`, timed with
 features cached, repeated). Prints a Markdown table; `--out FILE` appends it to FILE.
 """
 
@@ -69,12 +69,12 @@ def _preset(args):
 
 
 def stage_features(args) -> dict:
-    from triage.learn.session import project_matrix
+    from triage.service import project_engine
     from triage.store.project import Project
 
     with Project.open(Path(args.workdir) / "project") as p:
-        m = project_matrix(p, _preset(args))
-        return {"shape": list(m.X.shape)}
+        X, _ = project_engine(p, args.preset).features()
+        return {"shape": list(X.shape)}
 
 
 def stage_label(args) -> dict:
@@ -93,25 +93,26 @@ def stage_label(args) -> dict:
 
 def stage_rank(args) -> dict:
     """Features come from the project cache (built by the features stage); rank 3 times."""
-    from triage.learn.loop import round_rng
+    from triage.engine import round_rng
     from triage.learn.round import run_round
-    from triage.learn.session import history_rows, project_matrix, rank_project
+    from triage.service import project_engine, project_history, rank
     from triage.store.project import Project
 
     with Project.open(Path(args.workdir) / "project") as p:
         preset = _preset(args)
         t = time.perf_counter()
-        m = project_matrix(p, preset)
+        engine = project_engine(p, args.preset)
+        X, _ = engine.features()
         load = time.perf_counter() - t
-        h = history_rows(p, m)
+        h = project_history(p, engine.corpus)
         rounds = []
         for r in range(3):
             t = time.perf_counter()
-            run_round(m.X, h, preset, round_rng(args.seed, r))
+            run_round(X, h, preset, round_rng(args.seed, r))
             rounds.append(time.perf_counter() - t)
-        del m, h  # rank_project builds its own matrix: do not hold two
+        del engine, X, h  # rank builds its own features: do not hold two
         t = time.perf_counter()
-        rank_project(p, args.preset)
+        rank(p, args.preset)
         full = time.perf_counter() - t
     return {"features_from_cache_s": round(load, 2), "retrain_rerank_s": [round(x, 3) for x in rounds],
             "rank_project_s": round(full, 2)}

@@ -126,7 +126,7 @@ def test_same_seed_labels_and_preset_give_the_same_ranking(tmp_path):
 
 def test_stopping_estimates_use_only_probability_scores(tmp_path):
     """QuantCI reads the latest round's scores only when the classifier gives probabilities."""
-    from triage.report.stopping import pool_probabilities
+    from triage.service import pool_probabilities
 
     data = tmp_path / "records.csv"
     _unlabelled_copy(SAMPLE, data)

@@ -25,10 +25,11 @@ def embed_cmd(directory: Path, spec: str, precision: str, threads: int | None, a
     Only records not cached yet for this model are embedded; interrupting keeps finished chunks."""
     from triage.features.cache import EmbeddingCache
     from triage.features.embed import make_embedder
+    from triage.service import project_corpus
     from triage.store.project import Project
 
     with Project.open(directory) as project:
-        _, texts = project.texts()
+        texts = list(project_corpus(project).texts)
     embedder = make_embedder(spec, precision=precision, threads=threads)
     cache = EmbeddingCache(directory / "cache" / "embeddings")
     t0 = time.perf_counter()

@@ -82,7 +82,7 @@ def label(directory: str, target: str | None, record_id: int | None, undo: bool,
             raise TriageError("--undo, --note and --reason need --record ID (a batch file has note/reason columns)")
         if target is None:
             raise TriageError("give a label file, or --record ID LABEL")
-        from triage.cli.screen_cmds import summary_line
+        from triage.service import summary_line
 
         with Project.open(directory) as project:
             res = apply_label_file(project, target, reviewer)

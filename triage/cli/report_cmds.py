@@ -30,12 +30,13 @@ def _check(target: float, confidence: float) -> None:
 @click.option("--confidence", type=float, default=0.95, show_default=True)
 def report_cmd(directory: Path, fmt: str, out: Path | None, target: float, confidence: float) -> None:
     """Stopping report: every stopping rule, the gain curve and the estimated recall."""
-    from triage.report import from_project, render_html, render_json, render_markdown
+    from triage.report import render_html, render_json, render_markdown
+    from triage.service import report_data
     from triage.store.project import Project
 
     _check(target, confidence)
     with Project.open(directory) as project:
-        rep = from_project(project, target, confidence)
+        rep = report_data(project, target, confidence)
     text = {"md": render_markdown, "json": render_json, "html": render_html}[fmt](rep)
     if out is None and fmt == "html":
         out = directory / "stopping-report.html"

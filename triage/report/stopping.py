@@ -58,34 +58,6 @@ def build_report(history: History, pool_scores: np.ndarray | None = None, target
                           question, list(recent_relevant or []))
 
 
-def pool_probabilities(project, history: History) -> np.ndarray | None:
-    """The latest round's scores for the current pool, if they are probabilities covering it.
-
-    Returns shape (history.n_pool,) in the order of `project.record_ids()` minus labelled records,
-    or None (no round, a round whose scores are not probabilities - SVM margins, cold-start
-    similarities - or pool records the round did not score)."""
-    rnd = project.latest_round()
-    if rnd is None or not rnd.params.get("probabilities") or not len(rnd.scores):
-        return None
-    labelled = set(history.record_ids.tolist())
-    pool = [i for i in project.record_ids().tolist() if i not in labelled]
-    score = dict(zip(rnd.record_ids.tolist(), rnd.scores.tolist()))
-    if any(i not in score for i in pool):
-        return None
-    return np.array([score[i] for i in pool], dtype=float)
-
-
-def from_project(project, target: float = 0.95, confidence: float = 0.95) -> StoppingReport:
-    """A report for an open `Project`: its history, latest round scores and latest sample."""
-    history = project.history()
-    samples = project.samples()
-    sample = CertificationSample.from_project(samples[-1], history.n_records) if samples else None
-    rel_ids = history.record_ids[history.labels == 1][-5:][::-1].tolist()
-    recent = [{"id": r.id, "title": r.title, "abstract": r.abstract} for r in project.records(rel_ids)]
-    return build_report(history, pool_probabilities(project, history), target, confidence, sample,
-                        project.meta("question"), recent)
-
-
 # -- sentences --------------------------------------------------------------------------------
 def recall_sentence(results: dict[str, RuleResult], confidence: float) -> str:
     """e.g. 'You have found an estimated 93–97 % of the relevant records (95 % confidence: at least 91 %).'

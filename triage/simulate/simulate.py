@@ -1,25 +1,22 @@
 """Simulation: replay a finished review with its gold labels as the reviewer.
 
-The oracle (`GoldOracle`) answers `triage.learn.loop.run_loop`, the same loop and round function
-that live screening uses, so a simulation measures exactly the code reviewers run. Randomness:
-prior records are drawn with `np.random.default_rng(seed)`; round r of the loop uses
-`default_rng([seed, r])` (see `run_loop`). In a simulation the History's record ids are row
-indices of the dataset.
+The oracle (`GoldOracle`) answers `triage.engine.run_loop`: the engine, rounds and retrain
+schedule that live screening uses, so a simulation measures exactly the code reviewers run.
+Randomness: prior records are drawn with `np.random.default_rng(seed)`; round r uses
+`default_rng([seed, r])`. In a simulation the History's record ids are row indices of the dataset.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from triage.engine import Corpus, Engine, run_loop
 from triage.errors import SimulationError
-from triage.features.matrix import build_features_with_query
-from triage.learn.cold import similarity_scores
-from triage.learn.loop import round_rng, run_loop
+from triage.learn.classifiers import is_probabilistic
 from triage.learn.presets import Preset
-from triage.learn.round import run_round
 from triage.simulate.metrics import Metrics, metrics_from_history
 from triage.simulate.oracle import GoldOracle, check_stop
 from triage.history import PRIOR, History
@@ -38,9 +35,12 @@ class SimulationResult:
     pool_scores:   final model's relevance scores of `pool_rows` (a round run on the final
                    history; None when the pool is empty).
     pool_probabilities: calibrated P(relevant) of `pool_rows` when the classifier gives them.
-    snapshots:     [(k, probs)]: probs (float64, n_records, NaN for labelled rows) of the model
+    snapshots:     [(k, scores)]: scores (float64, n_records, NaN for labelled rows) of the model
                    trained on the first k history entries, every `snapshot_every` screened
-                   records (probabilistic classifiers only; empty unless asked for).
+                   records (empty unless asked for); P(relevant) when `probabilistic`, else margins.
+    probabilistic: whether the classifier's scores are probabilities.
+    screen_scores: per history entry, the score the record had in the round that proposed it
+                   (NaN for priors): out-of-sample scores, e.g. for calibration.
     """
 
     history: History
@@ -56,6 +56,8 @@ class SimulationResult:
     batch_size: int | None  # None: the preset's batch size / growth
     stop: str | int
     snapshots: list = field(default_factory=list)
+    probabilistic: bool = False
+    screen_scores: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -82,23 +84,22 @@ def _check_gold(gold) -> np.ndarray:
     return gold.astype(np.int8)
 
 
-def simulate_matrix(X, gold, preset: Preset, seed: int, prior_included: int = 1, prior_excluded: int = 1,
+def simulate_engine(engine: Engine, gold, seed: int, prior_included: int = 1, prior_excluded: int = 1,
                     prior_ids=None, batch_size: int | None = None, stop: str | int = "last_relevant",
-                    cold_scores: np.ndarray | None = None, final_scores: bool = True,
-                    on_round=None, snapshot_every: int = 0, anchor=None) -> SimulationResult:
-    """Simulate on a ready feature matrix X (n_records rows). See `simulate` for the arguments;
-    `on_round(r, RoundResult, History)` is passed to `run_loop` (progress display);
-    `snapshot_every` > 0 keeps the pool probabilities every that many screened records (for
-    replaying probability-based stopping rules)."""
+                    final_scores: bool = True, on_round=None, snapshot_every: int = 0) -> SimulationResult:
+    """Simulate a review on `engine` (its corpus rows = `gold`'s rows) with the gold oracle as
+    the reviewer. See `simulate` for the arguments; `on_round(r, RoundResult, History)` is called
+    after every round (progress display); `snapshot_every` > 0 keeps the round's scores every
+    that many screened records (for replaying score-based stopping rules)."""
     t0 = time.perf_counter()
     gold = _check_gold(gold)
-    n = X.shape[0]
+    n = len(engine.corpus)
     if n != len(gold):
-        raise SimulationError(f"{n} feature rows but {len(gold)} gold labels")
+        raise SimulationError(f"{n} records but {len(gold)} gold labels")
     stop = check_stop(stop)
     if batch_size is not None and int(batch_size) < 1:
         raise SimulationError("batch size must be at least 1")
-    batch = int(batch_size) if batch_size is not None else None  # None: the preset's batch_for
+    batch = int(batch_size) if batch_size is not None else None  # None: the preset's schedule
     if prior_ids is not None:
         priors = np.asarray(list(prior_ids), dtype=np.int64)
         if len(np.unique(priors)) != len(priors) or (priors < 0).any() or (priors >= n).any():
@@ -112,86 +113,89 @@ def simulate_matrix(X, gold, preset: Preset, seed: int, prior_included: int = 1,
     oracle = GoldOracle(gold, stop, int(gold.sum() - gold[priors].sum()))
     round_seconds: list[float] = []
     snapshots: list = []
+    screen_scores: dict[int, float] = {}  # row -> its score in the round that proposed it
     n_prior = len(priors)
+    probabilistic = is_probabilistic(engine.preset.classifier)
 
     def _on_round(r, result, h):
         round_seconds.append(result.seconds)
-        if snapshot_every > 0 and result.probabilities is not None:
+        for row in result.ranking[:batch or engine.preset.batch_for(len(h))]:
+            screen_scores[int(row)] = float(result.scores[row])
+        if snapshot_every > 0 and result.model == "classifier":
             screened = len(h) - n_prior
             if not snapshots or screened - (snapshots[-1][0] - n_prior) >= snapshot_every:
-                prob = np.full(n, np.nan)
-                prob[result.ranking] = result.probabilities
-                snapshots.append((len(h), prob))
+                snapshots.append((len(h), result.scores.copy()))
         if on_round is not None:
             on_round(r, result, h)
 
-    def _stop(h: History) -> bool:
-        return oracle.done()
-
-    history = run_loop(X, history, preset, seed, oracle, batch, _stop, cold_scores=cold_scores,
-                       on_round=_on_round, anchor=anchor)
+    history = run_loop(engine, history, seed, oracle, lambda h: oracle.done(), batch_size=batch,
+                       on_round=_on_round)
     t_loop = time.perf_counter() - t0
 
     pool_rows = np.setdiff1d(np.arange(n), history.record_ids)
     pool_scores = pool_prob = None
     if final_scores and len(pool_rows):
         # One more round on the final history: what the stopping rules see at the end.
-        res = run_round(X, history, preset, round_rng(seed, len(round_seconds)), cold_scores, anchor)
+        res = engine.run_round(history, seed, len(round_seconds))
         pool_scores = res.scores[pool_rows]
         if res.probabilities is not None:
-            prob = np.full(n, np.nan)
-            prob[res.ranking] = res.probabilities
-            pool_prob = prob[pool_rows]
+            pool_prob = pool_scores
     metrics = metrics_from_history(history, gold)
     return SimulationResult(
         history=history, metrics=metrics, prior_ids=priors,
         seconds={"features": 0.0, "loop": t_loop, "total": time.perf_counter() - t0},
         round_seconds=np.asarray(round_seconds, dtype=np.float64), pool_rows=pool_rows,
-        pool_scores=pool_scores, pool_probabilities=pool_prob, preset=preset.name, seed=int(seed),
-        batch_size=batch, stop=stop, snapshots=snapshots,
+        pool_scores=pool_scores, pool_probabilities=pool_prob, preset=engine.preset.name, seed=int(seed),
+        batch_size=batch, stop=stop, snapshots=snapshots, probabilistic=probabilistic,
+        screen_scores=np.array([screen_scores.get(int(r), np.nan) for r in history.record_ids]),
     )
 
 
-def build_matrix(texts: list[str], preset: Preset, cache_dir=None, embedder=None, progress=None):
-    """The preset's feature matrix for `texts` (embeddings cached under `cache_dir`)."""
-    from triage.features.matrix import build_features
+def simulate_matrix(X, gold, preset: Preset, seed: int, prior_included: int = 1, prior_excluded: int = 1,
+                    prior_ids=None, batch_size: int | None = None, stop: str | int = "last_relevant",
+                    final_scores: bool = True, on_round=None, snapshot_every: int = 0, anchor=None,
+                    texts=None, question: str = "") -> SimulationResult:
+    """`simulate_engine` on a ready feature matrix X (one row per record; `anchor`: the question's
+    row in the same space). `texts` and `question` serve the cold start (similarity ranking)."""
+    n = X.shape[0]
+    engine = Engine(Corpus(np.arange(n, dtype=np.int64), list(texts) if texts is not None else [""] * n,
+                           question or ""), preset)
+    engine.set_features(X, anchor)
+    return simulate_engine(engine, gold, seed, prior_included, prior_excluded, prior_ids, batch_size, stop,
+                           final_scores, on_round, snapshot_every)
 
-    return build_features(texts, preset.features, cache_dir, progress=progress, embedder=embedder)
 
-
-def simulate(texts: list[str], gold, preset: Preset, seed: int, prior_included: int = 1,
+def simulate(corpus: Corpus | list[str], gold, preset: Preset, seed: int, prior_included: int = 1,
              prior_excluded: int = 1, prior_ids=None, batch_size: int | None = None,
              stop: str | int = "last_relevant", cache_dir=None, embedder=None,
              final_scores: bool = True, on_round=None, snapshot_every: int = 0,
              question: str | None = None) -> SimulationResult:
-    """Simulate screening `texts` (one per record) whose gold labels (0/1) are `gold`.
+    """Simulate screening a labelled corpus (a `Corpus`, or one text per record) whose gold
+    labels (0/1) are `gold`, with the engine live screening uses.
 
     Priors: `prior_ids` (row numbers, 0-based) if given, else `prior_included` relevant and
     `prior_excluded` irrelevant rows drawn with `default_rng(seed)`. `batch_size`: records
-    labelled per round (default None: the preset's `batch_size` / `batch_growth`). `stop`:
+    labelled per round (default None: the preset's schedule, as live). `stop`:
     "last_relevant" (default), "all", or a number of records to screen. `cache_dir` (feature
-    cache folder; embeddings in its `embeddings/`) and `embedder` go to `build_features`.
-    `snapshot_every`: see `simulate_matrix`. `question`: the review question, used as in a live
-    project: cold-start ranking before both classes are labelled, and a relevant training
-    record in every round. Returns a SimulationResult whose seconds split features and loop
-    wall time.
+    cache folder; embeddings in its `embeddings/`) and `embedder` go to the engine.
+    `snapshot_every`: see `simulate_engine`. `question`: the review question (overrides the
+    corpus's), used as in a live project: cold-start ranking before a classifier can be trained,
+    and a relevant training record in every round. Returns a SimulationResult whose seconds
+    split features and loop wall time.
     """
     t0 = time.perf_counter()
-    texts = list(texts)
-    X, anchor = build_features_with_query(texts, question, preset.features, cache_dir, embedder=embedder)
-    cold = similarity_scores(texts, question) if anchor is not None else None
+    if not isinstance(corpus, Corpus):
+        texts = list(corpus)
+        corpus = Corpus(np.arange(len(texts), dtype=np.int64), texts)
+    if question is not None:
+        corpus = replace(corpus, question=question)
+    engine = Engine(corpus, preset, cache_dir, embedder)
+    engine.features()
     t_feat = time.perf_counter() - t0
-    res = simulate_matrix(X, gold, preset, seed, prior_included, prior_excluded, prior_ids,
-                          batch_size, stop, cold_scores=cold, final_scores=final_scores, on_round=on_round,
-                          snapshot_every=snapshot_every, anchor=anchor)
+    res = simulate_engine(engine, gold, seed, prior_included, prior_excluded, prior_ids, batch_size, stop,
+                          final_scores, on_round, snapshot_every)
     seconds = {"features": t_feat, "loop": res.seconds["loop"], "total": time.perf_counter() - t0}
-    return _replace(res, seconds=seconds)
-
-
-def _replace(res: SimulationResult, **changes) -> SimulationResult:
-    from dataclasses import replace
-
-    return replace(res, **changes)
+    return replace(res, seconds=seconds)
 
 
 def _floats(a) -> list:
@@ -200,21 +204,26 @@ def _floats(a) -> list:
 
 def history_record(res: SimulationResult, dataset: str, n_relevant: int | None = None,
                    with_scores: bool = True) -> dict:
-    """One line of `histories.jsonl` (benchmarks/stopping_eval.py's format): dataset, seed,
-    n_records, n_relevant (whole dataset, priors included, when given), order (row indices,
-    priors first), labels (gold 0/1), origins (0 prior, 1 ranked, 2 random); with_scores adds
-    "pool_scores" = [{"k", "probs" (n_records floats, null for labelled rows)}] snapshots when
-    the run kept them, and "final_pool_scores" / "final_pool_probabilities" of the sorted pool
-    rows after the last label."""
+    """One line of `histories.jsonl` (benchmarks/stopping_eval.py's format): dataset, preset,
+    seed, n_records, n_relevant (whole dataset, priors included, when given), order (row
+    indices, priors first), labels (gold 0/1), origins (0 prior, 1 ranked, 2 random), rounds
+    (the round that proposed each entry, -1 for priors). with_scores adds "probabilistic" (are
+    scores P(relevant) or margins), "screen_scores" (per entry, its score in the round that
+    proposed it; null for priors), "score_snapshots" = [{"k", "scores" (n_records floats, null
+    for labelled rows)}] when the run kept them, and "final_pool_scores" /
+    "final_pool_probabilities" of the sorted pool rows after the last label."""
     h = res.history
     rec = {"dataset": dataset, "preset": res.preset, "seed": res.seed, "n_records": h.n_records,
            "order": h.record_ids.tolist(), "labels": h.labels.astype(int).tolist(),
-           "origins": h.origins.astype(int).tolist()}
+           "origins": h.origins.astype(int).tolist(), "rounds": h.rounds.astype(int).tolist()}
     if n_relevant is not None:
         rec["n_relevant"] = int(n_relevant)
     if with_scores:
+        rec["probabilistic"] = bool(res.probabilistic)
+        if res.screen_scores is not None:
+            rec["screen_scores"] = _floats(res.screen_scores)
         if res.snapshots:
-            rec["pool_scores"] = [{"k": int(k), "probs": _floats(p)} for k, p in res.snapshots]
+            rec["score_snapshots"] = [{"k": int(k), "scores": _floats(p)} for k, p in res.snapshots]
         if res.pool_scores is not None:
             rec["final_pool_scores"] = _floats(res.pool_scores)
         if res.pool_probabilities is not None:

@@ -142,6 +142,27 @@ class LabelEvent:
 
 
 @dataclass(frozen=True)
+class NewRound:
+    """A round to store: everything needed to reproduce and audit its ranking.
+
+    params: the preset's parameters plus what the round used (model, question, embedder id);
+    versions: library versions; last_event_id: the label events it trained on (id <= this);
+    record_ids / scores: the pool in ranked order (int64) and their scores (float64)."""
+
+    preset: str
+    params: dict
+    seed: int
+    versions: dict
+    last_event_id: int
+    n_train: int
+    n_included: int
+    n_excluded: int
+    record_ids: np.ndarray
+    scores: np.ndarray
+    seconds: float
+
+
+@dataclass(frozen=True)
 class RoundRow:
     id: int
     created_at: str
@@ -411,13 +432,11 @@ class Project:
         return [StoredRecord(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7], json.loads(r[8]), json.loads(r[9]))
                 for r in rows]
 
-    def texts(self) -> tuple[np.ndarray, list[str]]:
-        """(record ids, text) for every representative: the text features are computed from."""
-        rows = self._conn.execute(
-            "SELECT id, title, abstract, keywords FROM records WHERE duplicate_of IS NULL ORDER BY id").fetchall()
-        from triage.features.text import record_text
-        return (np.array([r[0] for r in rows], dtype=np.int64),
-                [record_text(r[1], r[2], json.loads(r[3])) for r in rows])
+    def text_fields(self) -> list[tuple[int, str, str, list[str]]]:
+        """(id, title, abstract, keywords) of every representative in id order: what a record's
+        text for the model is built from (`triage.service.project_corpus`)."""
+        return [(r[0], r[1], r[2], json.loads(r[3])) for r in self._conn.execute(
+            "SELECT id, title, abstract, keywords FROM records WHERE duplicate_of IS NULL ORDER BY id")]
 
     def counts(self) -> dict:
         """Counts for `triage status` and PRISMA."""
@@ -504,15 +523,16 @@ class Project:
             [first[i][1] for i in ids], len(self.record_ids()))
 
     # -- rounds ------------------------------------------------------------------------------
-    def add_round(self, preset: str, params: dict, seed: int, versions: dict, last_event_id: int, n_train: int,
-                  n_included: int, n_excluded: int, record_ids: np.ndarray, scores: np.ndarray, seconds: float) -> int:
+    def add_round(self, r: NewRound) -> int:
+        """Store a round; returns its id."""
         with self.transaction() as c:
             c.execute(
                 "INSERT INTO rounds(created_at, preset, params, seed, versions, last_event_id, n_train, n_included, "
                 "n_excluded, record_ids, scores, seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (_now(), preset, json.dumps(params, sort_keys=True), seed, json.dumps(versions, sort_keys=True),
-                 last_event_id, n_train, n_included, n_excluded,
-                 np.asarray(record_ids, dtype=np.int64).tobytes(), np.asarray(scores, dtype=np.float64).tobytes(), seconds))
+                (_now(), r.preset, json.dumps(r.params, sort_keys=True), r.seed, json.dumps(r.versions, sort_keys=True),
+                 r.last_event_id, r.n_train, r.n_included, r.n_excluded,
+                 np.asarray(r.record_ids, dtype=np.int64).tobytes(), np.asarray(r.scores, dtype=np.float64).tobytes(),
+                 r.seconds))
             return c.lastrowid
 
     def rounds(self) -> list[RoundRow]:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from triage.learn.loop import round_rng, run_loop
+from triage.engine import Corpus, Engine, retrain_due, round_rng, run_loop
 from triage.learn.presets import load_preset
 from triage.learn.round import run_round
 from triage.history import PRIOR, RANKED, History
@@ -24,6 +24,12 @@ def _corpus(n=200, seed=0):
         gold.append(int(rel))
     X = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform(texts).tocsr()
     return X, np.array(gold)
+
+
+def _engine(X, preset):
+    engine = Engine(Corpus(np.arange(X.shape[0]), [""] * X.shape[0]), load_preset(preset))
+    engine.set_features(X)
+    return engine
 
 
 def _priors(gold, n):
@@ -63,23 +69,43 @@ def test_cold_start_uses_similarity_then_random():
 
 def test_loop_finds_relevant_far_earlier_than_random_and_resumes_identically():
     X, gold = _corpus(300, seed=2)
-    p = load_preset("elas_u4")
+    e = _engine(X, "elas_u4")
     oracle = lambda rows: gold[rows]  # noqa: E731
     stop = lambda h: h.n_relevant == gold.sum()  # noqa: E731
-    full = run_loop(X, _priors(gold, len(gold)), p, 5, oracle, 3, stop)
+    full = run_loop(e, _priors(gold, len(gold)), 5, oracle, stop, batch_size=3)
     assert full.n_relevant == gold.sum()
     assert len(full) < 0.4 * len(gold)  # random order needs ~all records to find the last one
     assert set(full.origins[2:]) == {RANKED}
     # stop after 4 rounds, then resume from round 4: identical to the uninterrupted run
-    part = run_loop(X, _priors(gold, len(gold)), p, 5, oracle, 3, lambda h: len(h) >= 2 + 12)
-    resumed = run_loop(X, part, p, 5, oracle, 3, stop, first_round=4)
+    part = run_loop(e, _priors(gold, len(gold)), 5, oracle, lambda h: len(h) >= 2 + 12, batch_size=3)
+    resumed = run_loop(e, part, 5, oracle, stop, batch_size=3, first_round=4)
     assert np.array_equal(resumed.record_ids, full.record_ids)
 
 
 def test_labeller_that_returns_nothing_ends_the_loop():
     X, gold = _corpus()
-    h = run_loop(X, _priors(gold, len(gold)), load_preset("elas_u4"), 0, lambda rows: [], 5, lambda h: False)
+    h = run_loop(_engine(X, "elas_u4"), _priors(gold, len(gold)), 0, lambda rows: [], lambda h: False, batch_size=5)
     assert len(h) == 2
+
+
+def test_retrain_schedule_is_the_presets_growing_batch_unless_overridden():
+    p = load_preset("hybrid_svm")  # batch_size 1, growth 0.05
+    assert retrain_due(0, None, p)  # no round yet
+    assert retrain_due(11, 10, p) and not retrain_due(10, 10, p)  # batch max(1, 0.05 * 10) = 1
+    assert retrain_due(210, 200, p) and not retrain_due(209, 200, p)  # batch 0.05 * 200 = 10
+    assert retrain_due(110, 100, p, batch_size=10) and not retrain_due(109, 100, p, batch_size=10)
+
+
+def test_cold_start_uses_the_question_and_known_relevant_records():
+    texts = [f"{RELEVANT} filler{i}" for i in range(5)] + [f"{IRRELEVANT[i % 4]} filler{i}" for i in range(45)]
+    e = Engine(Corpus(np.arange(50), texts, question="peer support workers recovery"), load_preset("elas_u4"))
+    res = e.run_round(History.empty(50), seed=0, round_index=0)
+    assert res.model == "cold" and set(res.ranking[:5]) == set(range(5))
+    # only relevant labels and no question: ranked by similarity to the known relevant record
+    e = Engine(Corpus(np.arange(50), texts), load_preset("elas_u4"))
+    h = History.from_lists([0], [1], [PRIOR], [-1], 50)
+    res = e.run_round(h, seed=0, round_index=0)
+    assert res.model == "cold" and set(res.ranking[:4]) == {1, 2, 3, 4}
 
 
 def test_question_anchor_trains_from_the_first_exclusion_and_pulls_its_topic_up():

@@ -106,7 +106,9 @@ def test_history_record_format(preset):
     assert rec["order"][:2] == res.prior_ids.tolist() and rec["origins"][:2] == [0, 0]
     assert rec["labels"] == gold[rec["order"]].tolist()
     assert len(rec["final_pool_scores"]) == 60 - len(rec["order"])
-    assert "pool_scores" not in rec  # no snapshots asked for (and the SVM gives no probabilities)
+    assert "score_snapshots" not in rec and rec["probabilistic"] is False  # none asked for; SVM margins
+    assert rec["screen_scores"][:2] == [None, None] and all(s is not None for s in rec["screen_scores"][2:])
+    assert rec["rounds"][:2] == [-1, -1]
 
 
 def test_probability_snapshots_for_stopping_replay():
@@ -120,8 +122,18 @@ def test_probability_snapshots_for_stopping_replay():
     pool = np.setdiff1d(np.arange(60), labelled)
     assert ((probs[pool] >= 0) & (probs[pool] <= 1)).all()
     rec = history_record(res, "toy", n_relevant=int(gold.sum()))
-    assert rec["n_relevant"] == 8 and rec["pool_scores"][0]["k"] == k
-    assert len(rec["pool_scores"][0]["probs"]) == 60 and rec["pool_scores"][0]["probs"][labelled[0]] is None
+    assert rec["n_relevant"] == 8 and rec["score_snapshots"][0]["k"] == k and rec["probabilistic"] is True
+    snap = rec["score_snapshots"][0]["scores"]
+    assert len(snap) == 60 and snap[labelled[0]] is None
+
+
+def test_margin_snapshots_too():
+    """Score-based stopping rules need the SVM's margins as well (was: probabilities only)."""
+    X, gold = _toy()
+    res = simulate_matrix(X, gold, load_preset("elas_u4"), seed=2, snapshot_every=5)
+    assert res.snapshots and not res.probabilistic
+    k, scores = res.snapshots[0]
+    assert np.isnan(scores[res.history.record_ids[:k]]).all() and np.isfinite(np.delete(scores, res.history.record_ids[:k])).all()
 
 
 def test_simulate_from_texts_with_fake_embedder(tmp_path):

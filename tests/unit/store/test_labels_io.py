@@ -8,7 +8,7 @@ import pytest
 from triage.errors import LabelError
 from triage.io.record import Record
 from triage.store.labels_io import apply_label_file, export_rows, parse_label_value, read_label_file
-from triage.store.project import Project
+from triage.store.project import NewRound, Project
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -61,7 +61,7 @@ def test_read_label_file_errors_name_file_line_value(tmp_path, content, message)
 
 def _with_round(project_dir) -> int:
     with Project.open(project_dir) as p:
-        return p.add_round("t", {}, 0, {}, 0, 0, 0, 0, np.array([1, 2], dtype=np.int64), np.array([1.0, 0.5]), 0.0)
+        return p.add_round(NewRound("t", {}, 0, {}, 0, 0, 0, 0, np.array([1, 2], dtype=np.int64), np.array([1.0, 0.5]), 0.0))
 
 
 def test_apply_label_file_stores_ranked_labels_with_rounds(project_dir, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from triage.errors import LabelError, ProjectError
 from triage.io.record import Record
 from triage.history import PRIOR, RANKED
-from triage.store.project import DB_NAME, SCHEMA_VERSION, Project
+from triage.store.project import DB_NAME, SCHEMA_VERSION, NewRound, Project
 
 
 # -- schema version / migration --------------------------------------------------------------
@@ -243,8 +243,8 @@ def test_rounds_round_trip_arrays(project_dir):
         assert p.latest_round() is None
         ids = np.array([4, 2, 6], dtype=np.int64)
         scores = np.array([0.9, 0.5, -1.25])
-        r1 = p.add_round("fast", {"C": 1.0}, 3, {"triage": "0.1"}, 0, 0, 0, 0, ids, scores, 0.5)
-        r2 = p.add_round("fast", {}, 3, {}, 0, 0, 0, 0, np.array([], dtype=np.int64), np.array([]), 0.1)
+        r1 = p.add_round(NewRound("fast", {"C": 1.0}, 3, {"triage": "0.1"}, 0, 0, 0, 0, ids, scores, 0.5))
+        r2 = p.add_round(NewRound("fast", {}, 3, {}, 0, 0, 0, 0, np.array([], dtype=np.int64), np.array([]), 0.1))
         rows = p.rounds()
         assert [r.id for r in rows] == [r1, r2]
         np.testing.assert_array_equal(rows[0].record_ids, ids)

@@ -1,0 +1,186 @@
+"""The service layer: what a reviewer can do with a project, as functions of an open `Project`.
+
+The CLI (and any other front end) parses its arguments, opens the project, calls ONE function
+here and renders the result. Screening goes through `triage.engine` (the same engine simulation
+drives): `project_corpus` is the project's provider of a `Corpus`; rounds follow the preset's
+retrain schedule (`retrain_due`) unless the reviewer forces one (`rank`).
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+from importlib import metadata
+
+import numpy as np
+
+from triage import __version__
+from triage.engine import Corpus, Engine, retrain_due
+from triage.errors import ProjectError
+from triage.features.text import record_text
+from triage.history import History
+from triage.learn.presets import DEFAULT_PRESET, Preset, load_preset
+from triage.learn.round import RoundResult
+from triage.store.project import NewRound, Project, RoundRow
+
+#: Packages whose versions decide a ranking; recorded with every round (read from the installed
+#: metadata, so recording them imports nothing heavy).
+_VERSIONED = ("numpy", "scipy", "scikit-learn", "torch", "sentence-transformers", "model2vec", "onnxruntime")
+
+
+def library_versions() -> dict:
+    """{package: version} for triage, Python and every installed package of _VERSIONED."""
+    out = {"triage": __version__, "python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def project_preset(project: Project, name: str | None = None) -> Preset:
+    """The named preset, else the project's (set at init), else the default."""
+    return load_preset(name or project.meta("preset") or DEFAULT_PRESET)
+
+
+def project_question(project: Project) -> str:
+    """The review question and eligibility criteria, as one text ("" if neither is set)."""
+    return "\n".join(t for t in (project.meta("question"), project.meta("criteria")) if t and t.strip())
+
+
+def project_corpus(project: Project) -> Corpus:
+    """The project's records (group representatives, id order) as the engine's Corpus."""
+    rows = project.text_fields()
+    return Corpus(np.array([r[0] for r in rows], dtype=np.int64),
+                  [record_text(title, abstract, keywords) for _, title, abstract, keywords in rows],
+                  project_question(project))
+
+
+def project_engine(project: Project, preset_name: str | None = None, progress=None, embedder=None) -> Engine:
+    """An engine over the project's corpus; features cached in the project's cache/ folder."""
+    return Engine(project_corpus(project), project_preset(project, preset_name), project.directory / "cache",
+                  embedder, progress)
+
+
+def project_history(project: Project, corpus: Corpus) -> History:
+    """The project's history with record ids replaced by corpus rows (the engine's ids)."""
+    h = project.history()
+    return History(corpus.rows(h.record_ids), h.labels, h.origins, h.rounds, len(corpus))
+
+
+def _require_records(project: Project) -> None:
+    if project.counts()["records"] == 0:
+        raise ProjectError(f"{project.directory} has no records yet: import your search exports first "
+                           f"(triage import {project.directory} FILE...)")
+
+
+def rank(project: Project, preset_name: str | None = None, progress=None, embedder=None) -> tuple[RoundRow, RoundResult]:
+    """Retrain and rerank the pool now; store the round (preset, parameters, seed, library
+    versions, embedder id, training-set size and the full ranking). Round r of a project uses
+    round_rng(project seed, r), as simulation does."""
+    from triage.features.tfidf import prune_cache
+
+    _require_records(project)
+    engine = project_engine(project, preset_name, progress, embedder)
+    last_event = project.last_event_id()
+    history = project_history(project, engine.corpus)
+    round_index = len(project.rounds())
+    result = engine.run_round(history, project.seed, round_index)
+    prune_cache(project.directory / "cache", keep=2)  # older corpora (before an import or question edit)
+    X, anchor = engine.features()
+    params = engine.preset.params() | {
+        "model": result.model, "probabilities": result.probabilities is not None,
+        "question_record": anchor is not None, "question": engine.corpus.question,
+        "embedder": engine.embedder_id}
+    ids = engine.corpus.ids
+    project.add_round(NewRound(
+        preset=engine.preset.name, params=params, seed=project.seed, versions=library_versions(),
+        last_event_id=last_event, n_train=result.n_train, n_included=int(history.labels.sum()),
+        n_excluded=int(len(history) - history.labels.sum()), record_ids=ids[result.ranking],
+        scores=result.scores[result.ranking], seconds=result.seconds))
+    return project.latest_round(), result
+
+
+def round_due(project: Project, preset_name: str | None = None, batch_size: int | None = None) -> bool:
+    """Whether the next screening step needs a new round: none yet, another preset asked for,
+    the question or the records changed since, or the retrain schedule says so (the preset's
+    growing batch, or `batch_size` labels since the last round when the reviewer overrides it)."""
+    latest = project.latest_round()
+    if latest is None:
+        return True
+    preset = project_preset(project, preset_name)
+    if latest.preset != preset.name or latest.params.get("question", "") != project_question(project):
+        return True
+    n_labelled = len(project.history())
+    if len(latest.record_ids) + latest.n_train != project.counts()["records"]:
+        return True  # records imported (or merges split) since the round
+    return retrain_due(n_labelled, latest.n_train, preset, batch_size)
+
+
+def current_round(project: Project, preset_name: str | None = None, progress=None, embedder=None,
+                  batch_size: int | None = None) -> RoundRow:
+    """The latest round, or a new one when `round_due`."""
+    _require_records(project)
+    if round_due(project, preset_name, batch_size):
+        return rank(project, preset_name, progress, embedder)[0]
+    return project.latest_round()
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The next records to screen: the round that ranked them, their ids and scores (rank order)."""
+
+    round: RoundRow
+    record_ids: np.ndarray
+    scores: np.ndarray
+
+
+def next_batch(project: Project, n: int, preset_name: str | None = None, progress=None, embedder=None) -> Batch:
+    """The next n unlabelled records in ranked order (retraining first when a round is due)."""
+    rnd = current_round(project, preset_name, progress, embedder)
+    labelled = set(project.current_labels())
+    keep = np.array([i not in labelled for i in rnd.record_ids.tolist()], dtype=bool)
+    return Batch(rnd, rnd.record_ids[keep][:n], rnd.scores[keep][:n])
+
+
+# -- stopping report ---------------------------------------------------------------------------
+def pool_probabilities(project: Project, history: History) -> np.ndarray | None:
+    """The latest round's scores for the current pool, if they are probabilities covering it.
+
+    Returns shape (history.n_pool,) in the order of `project.record_ids()` minus labelled records,
+    or None (no round, a round whose scores are not probabilities - SVM margins, cold-start
+    similarities - or pool records the round did not score)."""
+    rnd = project.latest_round()
+    if rnd is None or not rnd.params.get("probabilities") or not len(rnd.scores):
+        return None
+    labelled = set(history.record_ids.tolist())
+    pool = [i for i in project.record_ids().tolist() if i not in labelled]
+    score = dict(zip(rnd.record_ids.tolist(), rnd.scores.tolist()))
+    if any(i not in score for i in pool):
+        return None
+    return np.array([score[i] for i in pool], dtype=float)
+
+
+def report_data(project: Project, target: float = 0.95, confidence: float = 0.95):
+    """The stopping report of a project: its history, latest round scores and latest sample."""
+    from triage.report.stopping import build_report
+    from triage.stopping import CertificationSample
+
+    history = project.history()
+    samples = project.samples()
+    sample = CertificationSample.from_project(samples[-1], history.n_records) if samples else None
+    rel_ids = history.record_ids[history.labels == 1][-5:][::-1].tolist()
+    recent = [{"id": r.id, "title": r.title, "abstract": r.abstract} for r in project.records(rel_ids)]
+    return build_report(history, pool_probabilities(project, history), target, confidence, sample,
+                        project.meta("question"), recent)
+
+
+def summary_line(project: Project) -> str:
+    """The stopping report's one-line summary, once a ranking exists ('' before)."""
+    from triage.report.stopping import one_line_summary
+
+    if project.latest_round() is None:
+        return ""
+    history = project.history()
+    return one_line_summary(history, pool_probabilities(project, history))
