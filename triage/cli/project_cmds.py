@@ -28,7 +28,9 @@ def init_cmd(directory: Path, question: str, criteria_file: Path | None, seed: i
     from triage.store.project import Project
 
     if preset is not None:
-        preset = load_preset(preset).name  # an unknown preset fails before anything is created
+        load_preset(preset)  # an unknown or invalid preset fails before anything is created
+        if Path(preset).suffix == ".toml" and Path(preset).is_file():
+            preset = str(Path(preset).resolve())  # a preset file of the reviewer's: keep where it is
 
     criteria = _read_criteria(criteria_file) if criteria_file is not None else ""
     with Project.create(directory, question=question, criteria=criteria, seed=seed) as project:

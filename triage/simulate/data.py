@@ -1,4 +1,5 @@
-"""A fully labelled dataset for simulation, read with the same readers as `triage import`."""
+"""A fully labelled dataset for simulation, read with the same readers as `triage import`: the
+labelled-file provider of the engine's Corpus (texts from the same builder as a project's)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from triage.engine import Corpus
 from triage.errors import GoldLabelError
 from triage.features.text import record_text
 from triage.history import RELEVANCE
@@ -23,6 +25,10 @@ class LabelledData:
     texts: list[str]
     gold: np.ndarray
     format: str
+
+    def corpus(self, question: str = "") -> Corpus:
+        """The engine's Corpus: row numbers as ids, the texts, and a review question."""
+        return Corpus(np.arange(len(self.texts), dtype=np.int64), self.texts, question)
 
 
 def load_labelled(path: str | Path) -> LabelledData:
@@ -41,5 +47,5 @@ def load_labelled(path: str | Path) -> LabelledData:
     gold = np.array([GOLD[r.label] for r in records], dtype=np.int8)
     if gold.sum() == 0:
         raise GoldLabelError(f"{path}: no record is labelled include; nothing to simulate")
-    texts = [record_text(r.title, r.abstract) for r in records]
+    texts = [record_text(r.title, r.abstract, r.keywords) for r in records]
     return LabelledData(path.stem, texts, gold, fmt)
