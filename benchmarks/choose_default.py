@@ -18,9 +18,12 @@ from __future__ import annotations
 import argparse
 import csv
 import statistics as st
+from pathlib import Path
 from collections import Counter, defaultdict
 
-from triage.simulate.benchmark import overlap_groups
+from triage.simulate.benchmark import overlap_groups, read_overlaps
+
+OVERLAPS = read_overlaps(Path(__file__).with_name("overlaps.csv"))  # same review: counted once
 
 METRICS = ("wss_95", "recall_10")
 
@@ -39,7 +42,7 @@ def review_means(runs, presets: list[str]) -> tuple[list[list[str]], dict]:
     """Overlap groups of the complete datasets; (preset, group index, metric) -> mean."""
     seeds = max(len(v) for v in runs.values())
     datasets = sorted({d for _, d in runs if all(len(runs.get((p, d), {})) == seeds for p in presets)})
-    groups = overlap_groups(datasets)
+    groups = overlap_groups(datasets, OVERLAPS)
     means = {}
     for p in presets:
         for i, g in enumerate(groups):

@@ -2,7 +2,7 @@
 
 ASReview lives in its own virtualenv (never a dependency of triage):
 
-    python3 -m venv /work/venvs/asreview && /work/venvs/asreview/bin/pip install asreview==3.0.8
+    python3 -m venv ASREVIEW_VENV && ASREVIEW_VENV/bin/pip install asreview==3.0.8   # then ASREVIEW=ASREVIEW_VENV/bin/asreview
 
 For every dataset x seed: the prior rows are drawn once with triage's rule
 (`triage.simulate.simulate.draw_priors`: 1 relevant + 1 irrelevant, `default_rng(seed)`) and
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import resource
 import shutil
 import sqlite3
@@ -45,8 +46,10 @@ from triage.simulate.data import load_labelled
 from triage.simulate.metrics import metrics_from_order
 from triage.simulate.simulate import draw_priors
 
-DEFAULT_ASREVIEW = "/work/venvs/asreview/bin/asreview"
-DATA_DIR = "/work/shared/data/benchmarks"
+#: ASReview's command: $ASREVIEW (e.g. ASREVIEW_VENV/bin/asreview), else `asreview` on the PATH.
+DEFAULT_ASREVIEW = os.environ.get("ASREVIEW", "asreview")
+#: The labelled datasets: ../shared/data/benchmarks beside the repository.
+DATA_DIR = str(Path(__file__).resolve().parents[2] / "shared" / "data" / "benchmarks")
 METRICS = ("wss_95", "wss_100", "recall_10", "atd", "loss", "n_for_95", "n_for_100")
 
 

@@ -3,7 +3,7 @@ at least 10x faster than asreview simulate"): Hall_2012 (8,903 records, the larg
 review, software fault prediction) plus the first irrelevant records of Radjenovic_2013_dedup
 (software metrics, another software-engineering search) as extra irrelevant records.
 
-    python benchmarks/make_10k.py --data-dir ../shared/data/benchmarks --out /tmp/d10k
+    python benchmarks/make_10k.py --data-dir ../shared/data/benchmarks --out WORK_DIR/d10k
 
 Writes OUT/Hall_2012_10k.csv (record_id, title, abstract, doi, label_included). Only speed is
 read from runs on it; its recall figures are not used anywhere.
@@ -20,7 +20,7 @@ TOTAL = 10_000
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data-dir", default="/work/shared/data/benchmarks")
+    ap.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "benchmarks"))
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     csv.field_size_limit(1 << 30)

@@ -14,7 +14,7 @@ import csv
 import sys
 from pathlib import Path
 
-from triage.simulate.benchmark import summary_markdown
+from triage.simulate.benchmark import read_overlaps, summary_markdown
 
 
 def _num(v: str):
@@ -74,7 +74,7 @@ def main() -> None:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)
-    text = summary_markdown(rows) + "\n" + head_to_head(rows) + "\n" + head_to_head(rows, "recall_10")
+    text = summary_markdown(rows, overlaps=read_overlaps(Path(__file__).with_name("overlaps.csv"))) + "\n" + head_to_head(rows) + "\n" + head_to_head(rows, "recall_10")
     (out / "summary.md").write_text(text, encoding="utf-8")
     print(text)
 

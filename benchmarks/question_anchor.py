@@ -32,13 +32,14 @@ from joblib import Parallel, delayed
 
 from triage.features.matrix import build_features_with_query
 from triage.learn.presets import load_preset
-from triage.simulate.benchmark import find_datasets, overlap_groups, parse_seeds
+from triage.simulate.benchmark import find_datasets, overlap_groups, parse_seeds, read_overlaps
 from triage.simulate.data import load_labelled
 from triage.simulate.simulate import simulate_matrix
 
 sys.path.insert(0, str(Path(__file__).parent))
 from vs_asreview_table import bootstrap_ci  # noqa: E402
 
+OVERLAPS = read_overlaps(Path(__file__).with_name("overlaps.csv"))  # same review: counted once
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "benchmarks"
 SCENARIOS = (("P", 1, False), ("PA", 1, True), ("C", 0, False), ("CA", 0, True))
 METRICS = ("records", "relevant", "wss_95", "recall_10", "atd", "loss", "n_for_80", "n_for_95")
@@ -109,7 +110,7 @@ def summary(rows: list[dict]) -> str:
             cells.append(f"{st.fmean(d):+.3f} [{lo:+.3f}, {hi:+.3f}], "
                          f"{sum(sign * v > 0.001 for v in d)}/{sum(sign * v < -0.001 for v in d)}")
         out.append(f"| {b} vs {a} | " + " | ".join(cells) + " |")
-    groups = overlap_groups(ds)
+    groups = overlap_groups(ds, OVERLAPS)
     once = {k: [st.fmean(m(b, x, k) - m(a, x, k) for x in g) for g in groups for a, b in [("P", "PA")]]
             for k in ("wss_95", "recall_10")}
     out += ["", f"Each review once ({len(groups)} reviews, overlapping datasets averaged first), PA vs P: "

@@ -1,8 +1,8 @@
 """Speed and scale of a live project, stage by stage, each stage in its own process so that
 its peak memory (max RSS) is measured alone.
 
-    python benchmarks/scale.py --records 1000000 --workdir /tmp/triage-scale   # import, features, rank
-    python benchmarks/scale.py --records 100000 --labels 2000 --workdir /tmp/triage-100k
+    python benchmarks/scale.py --records 1000000 --workdir WORK_DIR/triage-scale   # import, features, rank
+    python benchmarks/scale.py --records 100000 --labels 2000 --workdir WORK_DIR/triage-100k
 
 Records are real titles/abstracts drawn with replacement from the benchmark datasets
 (--data-dir), each made unique by a numbered suffix so de-duplication keeps them all.

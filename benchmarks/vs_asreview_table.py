@@ -7,7 +7,7 @@ results CSVs), over the datasets where every tool has every seed.
 Same priors and seeds in every column (`draw_priors(gold, 1, 1, seed)`), metrics from
 `triage.simulate.metrics` (priors excluded). Per dataset the seeds are averaged first; then:
 mean / median over datasets, the mean with overlapping reviews counted once (SOURCES.md pairs,
-`triage.simulate.benchmark.OVERLAPS`), and each tool's paired difference to the reference tool
+`benchmarks/overlaps.csv`), and each tool's paired difference to the reference tool
 with a bootstrap 95 % interval over datasets (seeded) and its win / loss count. Seconds:
 ASReview and `triage elas_u4` from the comparison run (whole command lines); presets from the
 benchmark (features + loop inside one process).
@@ -18,11 +18,14 @@ from __future__ import annotations
 import argparse
 import csv
 import statistics as st
+from pathlib import Path
 from collections import defaultdict
 
 import numpy as np
 
-from triage.simulate.benchmark import overlap_groups
+from triage.simulate.benchmark import overlap_groups, read_overlaps
+
+OVERLAPS = read_overlaps(Path(__file__).with_name("overlaps.csv"))  # same review: counted once
 
 METRICS = ("wss_95", "recall_10", "atd", "loss")
 LOWER_IS_BETTER = {"atd", "loss"}
@@ -58,7 +61,7 @@ def table(runs, reference: str, seed: int = 0, tools: list[str] | None = None) -
         raise SystemExit(f"no dataset has all {seeds} seeds for every tool: {', '.join(tools)}")
     per = {(t, d, m): st.fmean(float(r[m]) for r in runs[(t, d)].values())
            for t in tools for d in datasets for m in METRICS + ("seconds",)}
-    groups = overlap_groups(datasets)
+    groups = overlap_groups(datasets, OVERLAPS)
     out = [f"{len(datasets)} datasets x {seeds} seeds ({len(groups)} distinct reviews).", "",
            "| tool / preset | " + " | ".join(f"{m} mean / median" for m in METRICS)
            + " | wss_95, recall_10: overlaps once | seconds per run (mean) |",

@@ -1,9 +1,9 @@
 """Draw data/van_de_Schoot_2018_sample.csv from the SYNERGY file shipped in asreview-makita.
 
 Usage:
-    pip download --no-deps --no-binary :all: asreview-makita==0.9 -d /tmp/makita
-    tar xzf /tmp/makita/asreview_makita-0.9.tar.gz -C /tmp/makita
-    python data/make_sample.py /tmp/makita/asreview_makita-0.9/examples/basic_example/data/van_de_Schoot_2018.csv
+    pip download --no-deps --no-binary :all: asreview-makita==0.9 -d WORK_DIR
+    tar xzf WORK_DIR/asreview_makita-0.9.tar.gz -C WORK_DIR
+    python data/make_sample.py WORK_DIR/asreview_makita-0.9/examples/basic_example/data/van_de_Schoot_2018.csv
 
 Keeps every included record and a seeded random sample of excluded ones (500 in total), in the
 source file's order. record_id is the record's 0-based row index in the source file (ASReview's

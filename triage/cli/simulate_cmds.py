@@ -155,22 +155,25 @@ def _print_table(r: dict, out) -> None:
 @click.option("--jobs", type=int, default=1, show_default=True, help="Parallel processes (local).")
 @click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786): run on that cluster.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
-              help="Feature cache folder (embeddings in its embeddings/ subfolder), e.g. /work/cache.")
+              help="Feature cache folder (embeddings in its embeddings/ subfolder), e.g. CACHE_DIR.")
 @click.option("--snapshot-every", type=int, default=0, show_default=True,
               help="Keep pool probabilities every N screened records in histories.jsonl (stopping replay).")
 @click.option("--questions", type=click.Path(exists=True, dir_okay=False), default=None,
               help="CSV (dataset,question): simulate each listed dataset with its review question, as "
                    "`triage simulate --question`; datasets not listed run without one.")
+@click.option("--overlaps", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="CSV (dataset_a,dataset_b) of datasets that are the same review: the summary also "
+                   "averages them first, so each review counts once (e.g. benchmarks/overlaps.csv).")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
 def benchmark_cmd(data_dir, datasets, presets, seeds, prior_included, prior_excluded, jobs, scheduler,
-                  cache_dir, snapshot_every, questions, out):
+                  cache_dir, snapshot_every, questions, overlaps, out):
     """Simulate every dataset x preset x seed; write results.csv, summary.md, curves.png and
     histories.jsonl to OUT."""
     from tqdm import tqdm
 
     from triage.learn.presets import DEFAULT_PRESET, load_preset
     from triage.simulate.benchmark import (BenchmarkError, Task, find_datasets, parse_seeds, read_questions,
-                                           run_tasks, summary_markdown)
+                                           read_overlaps, run_tasks, summary_markdown)
     from triage.simulate.plot import plot_curves
 
     names = [d.strip() for d in datasets.split(",")] if datasets else None
@@ -201,7 +204,8 @@ def benchmark_cmd(data_dir, datasets, presets, seeds, prior_included, prior_excl
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         w.writerows([_clean(r) for r in rows])
-    (outd / "summary.md").write_text(summary_markdown(rows), encoding="utf-8")
+    pairs = read_overlaps(overlaps) if overlaps else ()
+    (outd / "summary.md").write_text(summary_markdown(rows, overlaps=pairs), encoding="utf-8")
     if curves:
         import numpy as np
 

@@ -19,13 +19,6 @@ import numpy as np
 
 from triage.errors import BenchmarkError  # noqa: F401  (raised here; re-exported)
 
-#: Datasets that are the same review or search (benchmarks SOURCES.md): averaged once.
-OVERLAPS = (
-    ("Chou_2003", "Cohen_2006_Opiods"),
-    ("Chou_2004", "Cohen_2006_SkeletalMuscleRelaxants"),
-    ("Nelson_2002", "Cohen_2006_Estrogens"),
-    ("van_de_Schoot_2017", "van_de_Schoot_2018"),
-)
 SUFFIXES = (".csv", ".tsv", ".ris", ".txt", ".nbib", ".xlsx")
 #: Metric columns summarised in the Markdown report: (column, label, higher is better).
 SUMMARY_METRICS = (("wss_95", "WSS@95", True), ("recall_10", "recall@10%", True),
@@ -176,15 +169,29 @@ def _fmt(x: float) -> str:
     return "n/a" if x is None or np.isnan(x) else f"{x:.3f}"
 
 
-def overlap_groups(datasets: Iterable[str]) -> list[list[str]]:
-    """Datasets grouped so each review counts once (OVERLAPS pairs share a group)."""
+def read_overlaps(path: str | Path) -> list[tuple[str, str]]:
+    """Pairs of datasets that are the same review or search, from a CSV with columns
+    dataset_a, dataset_b (e.g. benchmarks/overlaps.csv, from the datasets' SOURCES.md)."""
+    import csv
+
+    path = Path(path)
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        if not {"dataset_a", "dataset_b"} <= set(reader.fieldnames or ()):
+            raise BenchmarkError(f"{path}: needs the columns dataset_a and dataset_b (found {reader.fieldnames})")
+        return [(r["dataset_a"].strip(), r["dataset_b"].strip()) for r in reader if r["dataset_a"].strip()]
+
+
+def overlap_groups(datasets: Iterable[str], overlaps: Iterable[tuple[str, ...]] = ()) -> list[list[str]]:
+    """Datasets grouped so each review counts once (the `overlaps` pairs share a group)."""
     datasets = list(datasets)
+    overlaps = list(overlaps)
     groups, seen = [], set()
     for d in datasets:
         if d in seen:
             continue
         group = [d]
-        for pair in OVERLAPS:
+        for pair in overlaps:
             if d in pair:
                 group = [x for x in pair if x in datasets]
         seen.update(group)
@@ -192,7 +199,8 @@ def overlap_groups(datasets: Iterable[str]) -> list[list[str]]:
     return groups
 
 
-def summary_markdown(rows: list[dict], title: str = "Simulation benchmark") -> str:
+def summary_markdown(rows: list[dict], title: str = "Simulation benchmark",
+                     overlaps: Iterable[tuple[str, ...]] = ()) -> str:
     """Per dataset mean and median per preset (over seeds), overall mean/median over datasets
     (each dataset's seed mean counts once), and the same with overlapping datasets averaged
     first (one value per review)."""
@@ -219,7 +227,7 @@ def summary_markdown(rows: list[dict], title: str = "Simulation benchmark") -> s
                 cells.append(f"{_fmt(mean)} / {_fmt(med)}")
             lines.append(f"| {d} | " + " | ".join(cells) + " |")
         lines.append("")
-    groups = overlap_groups(datasets)
+    groups = overlap_groups(datasets, overlaps)
     lines += ["## Overall (mean / median over datasets of the per-dataset seed means)", "",
               "| preset | " + " | ".join(lab for _, lab, _ in SUMMARY_METRICS)
               + " | " + " | ".join(f"{lab}, overlaps once" for _, lab, _ in SUMMARY_METRICS)

@@ -12,7 +12,8 @@ def test_parse_seeds():
 
 
 def test_overlap_groups_count_each_review_once():
-    groups = overlap_groups(["Chou_2003", "Cohen_2006_Opiods", "Sep_2021", "van_de_Schoot_2018"])
+    groups = overlap_groups(["Chou_2003", "Cohen_2006_Opiods", "Sep_2021", "van_de_Schoot_2018"],
+                            [("Chou_2003", "Cohen_2006_Opiods"), ("van_de_Schoot_2017", "van_de_Schoot_2018")])
     assert sorted(map(sorted, groups)) == [["Chou_2003", "Cohen_2006_Opiods"], ["Sep_2021"], ["van_de_Schoot_2018"]]
 
 
@@ -23,7 +24,7 @@ def test_summary_means_and_overlap_variant():
 
     rows = [row("Chou_2003", 1, 0.2), row("Chou_2003", 2, 0.4), row("Cohen_2006_Opiods", 1, 0.6),
             row("Sep_2021", 1, 0.9)]
-    md = summary_markdown(rows)
+    md = summary_markdown(rows, overlaps=[("Chou_2003", "Cohen_2006_Opiods")])
     # per dataset: Chou_2003 mean (0.2 + 0.4) / 2 = 0.3, median 0.3
     assert "| Chou_2003 | 0.300 / 0.300 |" in md
     # overall over datasets: mean(0.3, 0.6, 0.9) = 0.6; overlaps once: mean(0.45, 0.9) = 0.675
