@@ -71,3 +71,10 @@ def sample_records_fixture():
 def project_dir(tmp_path) -> Path:
     """A closed project directory holding sample_records() (ids 1..6)."""
     return make_project(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _no_background_embedding(monkeypatch):
+    """Tests never start the real background embedding pass (a torch process); the tests of the
+    pass enable it explicitly (TRIAGE_BACKGROUND_EMBEDDING=1) with a fake embedder."""
+    monkeypatch.setenv("TRIAGE_BACKGROUND_EMBEDDING", "0")

@@ -14,7 +14,7 @@ an uninterrupted one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
@@ -81,23 +81,40 @@ class Engine:
     cache_dir: str | Path | None = None
     embedder: object = None
     progress: Callable | bool | None = None
-    _features: tuple | None = field(default=None, init=False, repr=False)
+    #: Whether a round may use the embedding block: None = always (embed first if needed); else
+    #: called with the round's history. Until it says yes, rounds use the preset's TF-IDF part
+    #: ("rank at once, improve in the background"; simulation replays it by a label count).
+    embeddings_ready: Callable[[History], bool] | None = None
+    _features: dict = field(default_factory=dict, init=False, repr=False)
 
-    def features(self) -> tuple:
-        """(X, anchor): the preset's features of every row, and of the question (or None)."""
-        if self._features is None:
+    @property
+    def uses_embeddings(self) -> bool:
+        return bool(self.preset.features.get("embedding"))
+
+    def features(self, part: str = "full") -> tuple:
+        """(X, anchor): the features of every row and of the question (None without one).
+        part "full": the preset's features; "tfidf": its TF-IDF block alone (TfidfVectorizer
+        defaults for a preset without one), what rounds use while embeddings are pending."""
+        if part not in self._features:
             from triage.features.matrix import build_features_with_query
 
-            self._features = build_features_with_query(list(self.corpus.texts), self.corpus.question,
-                                                       self.preset.features, self.cache_dir,
-                                                       progress=self.progress, embedder=self.embedder)
-        return self._features
+            spec = self.preset.features if part == "full" else {"tfidf": self.preset.features.get("tfidf") or True}
+            self._features[part] = build_features_with_query(list(self.corpus.texts), self.corpus.question, spec,
+                                                             self.cache_dir, progress=self.progress,
+                                                             embedder=self.embedder)
+        return self._features[part]
+
+    def part_for(self, history: History) -> str:
+        """Which features a round on `history` uses: "full", or "tfidf" while embeddings are pending."""
+        if not self.uses_embeddings or self.embeddings_ready is None or self.embeddings_ready(history):
+            return "full"
+        return "tfidf"
 
     def set_features(self, X, anchor=None) -> None:
         """Use ready features (benchmarks that share one matrix across runs)."""
         if X.shape[0] != len(self.corpus):
             raise ValueError(f"features have {X.shape[0]} rows, the corpus {len(self.corpus)}")
-        self._features = (X, anchor)
+        self._features["full"] = (X, anchor)
 
     def cold_scores(self, history: History) -> np.ndarray | None:
         """Before a classifier can be trained: similarity to the review question and to the
@@ -108,10 +125,12 @@ class Engine:
     def run_round(self, history: History, seed: int, round_index: int) -> RoundResult:
         """Train on `history` (record ids = rows) and rank the pool with round_rng(seed, round_index).
         The question trains as one more relevant record in every round (run_round's anchor)."""
-        X, anchor = self.features()
+        part = self.part_for(history)
+        X, anchor = self.features(part)
         y = history.labels if anchor is None else np.append(history.labels, 1)
         cold = self.cold_scores(history) if len(np.unique(y)) < 2 else None  # no classifier yet
-        return run_round(X, history, self.preset, round_rng(seed, round_index), cold, anchor)
+        result = run_round(X, history, self.preset, round_rng(seed, round_index), cold, anchor)
+        return replace(result, features=part)
 
     @property
     def embedder_id(self) -> str | None:

@@ -57,16 +57,70 @@ def project_corpus(project: Project) -> Corpus:
                   project_question(project))
 
 
-def project_engine(project: Project, preset_name: str | None = None, progress=None, embedder=None) -> Engine:
-    """An engine over the project's corpus; features cached in the project's cache/ folder."""
-    return Engine(project_corpus(project), project_preset(project, preset_name), project.directory / "cache",
-                  embedder, progress)
+def project_engine(project: Project, preset_name: str | None = None, progress=None, embedder=None,
+                   wait_for_embeddings: bool = False) -> Engine:
+    """An engine over the project's corpus; features cached in the project's cache/ folder.
+
+    Screening never waits for the embedding pass: while any record lacks its embedding, rounds
+    use the preset's TF-IDF part and the pass is (re)started in the background. With
+    `wait_for_embeddings` (or an `embedder` given, as tests do) missing embeddings are computed
+    in the round instead."""
+    engine = Engine(project_corpus(project), project_preset(project, preset_name), project.directory / "cache",
+                    embedder, progress)
+    if engine.uses_embeddings and embedder is None and not wait_for_embeddings:
+        pending = embeddings_pending(project, engine)
+        engine.embeddings_ready = lambda history: not pending
+        if pending:
+            from triage.features import background
+
+            background.start(project.directory)
+    return engine
+
+
+def embeddings_pending(project: Project, engine: Engine) -> int:
+    """Records of the corpus whose embedding is not cached yet for the preset's model (0 when the
+    preset has no embedding block)."""
+    from triage.features.cache import EmbeddingCache
+
+    spec = engine.preset.features.get("embedding")
+    if not spec:
+        return 0
+    return EmbeddingCache(project.directory / "cache" / "embeddings").n_missing(
+        engine.embedder_id, list(engine.corpus.texts))
+
+
+def embedding_status(project: Project) -> dict | None:
+    """The embedding pass as `triage status` shows it: {"model_id", "total", "cached", "pending",
+    "running", "state", "updated_at"}; None when the project's preset has no embedding block."""
+    from triage.features import background
+
+    engine = Engine(project_corpus(project), project_preset(project), project.directory / "cache")
+    if not engine.uses_embeddings:
+        return None
+    pending = embeddings_pending(project, engine)
+    total = len(set(engine.corpus.texts))
+    last = background.read_status(project.directory / "cache") or {}
+    running = background.is_running(project.directory / "cache")
+    return {"model_id": engine.embedder_id, "total": total, "cached": total - pending, "pending": pending,
+            "running": running, "state": "done" if not pending else ("running" if running else last.get("state", "not started")),
+            "updated_at": last.get("updated_at"), "error": last.get("error", "")}
 
 
 def project_history(project: Project, corpus: Corpus) -> History:
     """The project's history with record ids replaced by corpus rows (the engine's ids)."""
     h = project.history()
     return History(corpus.rows(h.record_ids), h.labels, h.origins, h.rounds, len(corpus))
+
+
+def after_import(project: Project) -> bool:
+    """Start the embedding pass in the background when the preset needs one and records lack
+    embeddings; returns whether a pass was started."""
+    from triage.features import background
+
+    engine = Engine(project_corpus(project), project_preset(project), project.directory / "cache")
+    if engine.uses_embeddings and embeddings_pending(project, engine):
+        return background.start(project.directory)
+    return False
 
 
 def _require_records(project: Project) -> None:
@@ -88,11 +142,11 @@ def rank(project: Project, preset_name: str | None = None, progress=None, embedd
     round_index = len(project.rounds())
     result = engine.run_round(history, project.seed, round_index)
     prune_cache(project.directory / "cache", keep=2)  # older corpora (before an import or question edit)
-    X, anchor = engine.features()
+    X, anchor = engine.features(result.features)
     params = engine.preset.params() | {
         "model": result.model, "probabilities": result.probabilities is not None,
         "question_record": anchor is not None, "question": engine.corpus.question,
-        "embedder": engine.embedder_id}
+        "embedder": engine.embedder_id if result.features == "full" else None, "features": result.features}
     ids = engine.corpus.ids
     project.add_round(NewRound(
         preset=engine.preset.name, params=params, seed=project.seed, versions=library_versions(),
@@ -115,6 +169,10 @@ def round_due(project: Project, preset_name: str | None = None, batch_size: int 
     n_labelled = len(project.history())
     if len(latest.record_ids) + latest.n_train != project.counts()["records"]:
         return True  # records imported (or merges split) since the round
+    if latest.params.get("features") == "tfidf":
+        engine = Engine(project_corpus(project), preset, project.directory / "cache")
+        if embeddings_pending(project, engine) == 0:
+            return True  # the embedding pass finished: the next round uses the full preset
     return retrain_due(n_labelled, latest.n_train, preset, batch_size)
 
 

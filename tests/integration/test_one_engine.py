@@ -101,6 +101,7 @@ def test_live_next_label_rounds_rank_exactly_as_simulate(tmp_path):
     proj = tmp_path / "proj"
     run("init", proj, "--question", QUESTION, "--seed", seed, "--preset", preset_file)
     run("import", proj, full)
+    run("embed", proj)  # the embedding pass (import starts it in the background; tests run it here)
     preset = load_preset(str(preset_file))
     with Project.open(proj) as p:
         row_of = {int(i): k for k, i in enumerate(p.record_ids())}

@@ -165,6 +165,15 @@ def test_rank_and_next_with_an_embedding_preset(tmp_path):
     run("init", proj2)
     run("import", proj2, data)
     out = json.loads(run("rank", proj2, "--preset", preset, "--json"))
-    assert out["preset"] == "fake_hybrid" and out["pool"] == 500
+    # no waiting: the embedding pass has not run, so the round ranks with the TF-IDF part and says so
+    assert out["preset"] == "fake_hybrid" and out["pool"] == 500 and out["features"] == "tfidf"
+    assert "Ranked with the preset's TF-IDF part" in run("rank", proj2, "--preset", preset)
+    run("embed", proj2, "--preset", preset)
+    out = json.loads(run("rank", proj2, "--preset", preset, "--json"))
+    assert out["features"] == "full"  # the first round after the pass uses the full preset
     run("next", proj2, "-n", 5, "--out", tmp_path / "b.csv", "--preset", preset)
     assert any((proj2 / "cache" / "embeddings").rglob("*"))
+    with Project.open(proj2) as p:
+        rounds = p.rounds()
+        assert [r.params["features"] for r in rounds] == ["tfidf", "tfidf", "full"]
+        assert rounds[0].params["embedder"] is None and rounds[-1].params["embedder"].startswith("fake")

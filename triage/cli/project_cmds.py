@@ -124,10 +124,13 @@ def import_cmd(directory: Path, files: tuple[Path, ...], as_json: bool) -> None:
             rows.append({"file": str(path), "format": fmt, "read": r.n_read, "new": r.n_new,
                          "duplicates": r.n_duplicates, "already_in_project": r.n_already,
                          "prior_labels": r.n_labels, "file_already_imported": r.skipped_file})
+        from triage.service import after_import
+
+        embedding = after_import(project)
     keys = ("read", "new", "duplicates", "already_in_project", "prior_labels")
     totals = {k: sum(row[k] for row in rows) for k in keys}
     if as_json:
-        click.echo(json.dumps({"files": rows, "totals": totals}, indent=2))
+        click.echo(json.dumps({"files": rows, "totals": totals, "embedding_pass_started": embedding}, indent=2))
         return
     width = max(len(str(row["file"])) for row in rows)
     click.echo(f"{'file':<{width}}  {'format':<7} {'read':>6} {'new':>6} {'dupl.':>6} {'already':>7} {'labels':>6}")
@@ -137,3 +140,6 @@ def import_cmd(directory: Path, files: tuple[Path, ...], as_json: bool) -> None:
                    f"{row['already_in_project']:>7} {row['prior_labels']:>6}{note}")
     click.echo(f"{'total':<{width}}  {'':<7} {totals['read']:>6} {totals['new']:>6} {totals['duplicates']:>6} "
                f"{totals['already_in_project']:>7} {totals['prior_labels']:>6}")
+    if embedding:
+        click.echo("Embedding the records in the background (`triage status` shows progress); screening can start "
+                   "now: rounds rank with TF-IDF until it finishes, then with the full model.")

@@ -38,11 +38,14 @@ def _prisma(project: Project) -> dict:
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as a JSON object.")
 def status(directory: str, as_json: bool) -> None:
     """Counts of records, duplicates and labels in the project."""
+    from triage.service import embedding_status
+
     with Project.open(directory) as project:
         counts = project.counts()
         sources = project.sources()
+        embedding = embedding_status(project) if counts["records"] else None
     if as_json:
-        _echo_json({**counts, "sources": sources})
+        _echo_json({**counts, "sources": sources, "embedding": embedding})
         return
     rows = [("Records identified", counts["identified"]), ("Duplicates merged", counts["duplicates"]),
             ("Records", counts["records"]), ("Labelled", counts["labelled"]), ("  included", counts["included"]),
@@ -56,6 +59,19 @@ def status(directory: str, as_json: bool) -> None:
         for s in sources:
             click.echo(f"  {s['name']} ({s['format']}): {s['n_entries']} read, {s['n_new']} new, "
                        f"{s['n_duplicates']} duplicates")
+    if embedding is not None:
+        click.echo(f"Embeddings: {_embedding_line(embedding)}")
+
+
+def _embedding_line(e: dict) -> str:
+    share = f"{e['cached']:,} of {e['total']:,} records ({e['cached'] / max(e['total'], 1):.0%})"
+    if e["state"] == "done":
+        return f"complete ({e['total']:,} records); rounds use the full model."
+    if e["running"]:
+        return f"{share}, embedding in the background; rounds use TF-IDF until it finishes."
+    if e["state"] == "failed":
+        return f"{share}; the last pass failed ({e['error']}); run `triage embed DIR` to retry."
+    return f"{share}; no pass running: `triage embed DIR` embeds the rest (rounds use TF-IDF until then)."
 
 
 @cli.command()

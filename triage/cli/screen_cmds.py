@@ -26,7 +26,8 @@ def rank(directory: str, preset: str | None, as_json: bool) -> None:
         rnd, result = rank_now(project, preset)
         info = {"round": rnd.id, "preset": rnd.preset, "model": result.model, "n_train": rnd.n_train,
                 "included": rnd.n_included, "excluded": rnd.n_excluded, "pool": len(rnd.record_ids),
-                "seconds": round(rnd.seconds, 3), "question_record": bool(rnd.params.get("question_record"))}
+                "seconds": round(rnd.seconds, 3), "question_record": bool(rnd.params.get("question_record")),
+                "features": result.features}
         if as_json:
             import json
 
@@ -37,6 +38,9 @@ def rank(directory: str, preset: str | None, as_json: bool) -> None:
             also = " and the review question" if result.model == "classifier" and info["question_record"] else ""
             click.echo(f"Round {rnd.id} ({rnd.preset}): {how} {rnd.n_train} records "
                        f"({rnd.n_included} relevant){also}; {len(rnd.record_ids)} in the pool.")
+            if result.features == "tfidf":
+                click.echo("Ranked with the preset's TF-IDF part: the embedding pass is still running "
+                           "(`triage status`); the first round after it uses the full model.")
             line = summary_line(project)
             if line:
                 click.echo(line)

@@ -75,8 +75,11 @@ def _write_history(res, gold, path: Path) -> None:
 @click.option("--question", default=None,
               help="The review question, used as a live project uses it: cold-start ranking and a "
                    "relevant training record in every round.")
+@click.option("--embeddings-after", type=click.IntRange(min=0), default=None,
+              help="Replay live screening's no-waiting policy: rank with the preset's TF-IDF part until "
+                   "this many records are screened, as while the background embedding pass runs.")
 def simulate_cmd(data, preset, seed, prior_included, prior_excluded, prior_ids, batch_size, stop_after,
-                 out, as_json, cache_dir, question):
+                 out, as_json, cache_dir, question, embeddings_after):
     """Replay a fully labelled DATA file (any format `triage import` reads) with its labels as
     the reviewer, and report how early the relevant records were found."""
     from triage.learn.presets import load_preset
@@ -90,7 +93,7 @@ def simulate_cmd(data, preset, seed, prior_included, prior_excluded, prior_ids, 
     try:
         res = simulate(ds.texts, ds.gold, p, seed, prior_included, prior_excluded, _ids(prior_ids),
                        batch_size, "last_relevant" if stop_after is None else stop_after, cache_dir=cache,
-                       question=question)
+                       question=question, embeddings_after=embeddings_after)
     except SimulationError as e:
         raise TriageError(str(e)) from e
     m = res.metrics
@@ -161,12 +164,14 @@ def _print_table(r: dict, out) -> None:
 @click.option("--questions", type=click.Path(exists=True, dir_okay=False), default=None,
               help="CSV (dataset,question): simulate each listed dataset with its review question, as "
                    "`triage simulate --question`; datasets not listed run without one.")
+@click.option("--embeddings-after", type=click.IntRange(min=0), default=None,
+              help="Replay the no-waiting policy: TF-IDF rounds until this many records are screened.")
 @click.option("--overlaps", type=click.Path(exists=True, dir_okay=False), default=None,
               help="CSV (dataset_a,dataset_b) of datasets that are the same review: the summary also "
                    "averages them first, so each review counts once (e.g. benchmarks/overlaps.csv).")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
 def benchmark_cmd(data_dir, datasets, presets, seeds, prior_included, prior_excluded, jobs, scheduler,
-                  cache_dir, snapshot_every, questions, overlaps, out):
+                  cache_dir, snapshot_every, questions, embeddings_after, overlaps, out):
     """Simulate every dataset x preset x seed; write results.csv, summary.md, curves.png and
     histories.jsonl to OUT."""
     from tqdm import tqdm
@@ -186,7 +191,8 @@ def benchmark_cmd(data_dir, datasets, presets, seeds, prior_included, prior_excl
     unknown = sorted(set(qs) - set(found))
     if unknown and not names:
         raise BenchmarkError(f"{questions}: no dataset named {', '.join(unknown)} in {data_dir}")
-    tasks = [Task(d, str(path), pn, s, prior_included, prior_excluded, cache, snapshot_every, qs.get(d))
+    tasks = [Task(d, str(path), pn, s, prior_included, prior_excluded, cache, snapshot_every, qs.get(d),
+                  embeddings_after)
              for d, path in found.items() for pn in preset_names for s in parse_seeds(seeds)]
     outd = Path(out)
     outd.mkdir(parents=True, exist_ok=True)

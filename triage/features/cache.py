@@ -206,6 +206,23 @@ class EmbeddingCache:
                     close()
         return vectors[inverse.reshape(-1)]
 
+    def n_missing(self, model_id: str, texts: list[str]) -> int:
+        """How many distinct texts have no cached vector for `model_id`. Reads only the chunks'
+        hash arrays (cheap: 16 bytes per text), without verifying checksums: `get` still checks
+        every chunk it uses, so a corrupt chunk is recomputed there."""
+        keys = np.unique(hash_array(list(texts)))
+        found = np.zeros(len(keys), dtype=bool)
+        for path in self._chunks(model_id):
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    hashes = z["hashes"]
+            except Exception:  # noqa: BLE001 - unreadable: its texts count as missing
+                continue
+            found |= np.isin(keys, hashes)
+            if found.all():
+                break
+        return int((~found).sum())
+
     def compact(self, model_id: str, dim: int, rows: int = COMPACT_ROWS) -> int:
         """Merge a model's valid chunks into chunks of `rows` texts (dropping duplicates);
         returns the number of distinct texts kept. Fewer files make lookups faster.

@@ -29,7 +29,8 @@ class RoundResult:
     (labelled rows included; NaN where not computed). probabilities: calibrated-ish P(relevant)
     for the pool rows in `ranking` order when the classifier gives them, else None.
     model: "classifier" once both classes are labelled, "cold" (similarity to the question /
-    known relevant records) or "random" before that."""
+    known relevant records) or "random" before that. features: which of the preset's features
+    ranked ("full", or "tfidf" while the embedding pass was still running; set by the engine)."""
 
     ranking: np.ndarray
     scores: np.ndarray
@@ -37,6 +38,7 @@ class RoundResult:
     model: str
     n_train: int
     seconds: float
+    features: str = "full"
 
 
 def run_round(X, history: History, preset: Preset, rng: np.random.Generator,

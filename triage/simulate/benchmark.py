@@ -36,6 +36,7 @@ class Task:
     cache_dir: str | None = None
     snapshot_every: int = 0
     question: str | None = None  # the review question (see `simulate`), or None
+    embeddings_after: int | None = None  # replay the no-waiting policy (see `simulate`)
 
 
 def read_questions(path: str | Path) -> dict[str, str]:
@@ -110,9 +111,10 @@ def run_task(task: Task) -> dict:
     try:
         data = load_labelled(task.path)
         preset = load_preset(task.preset)
-        res = simulate(data.texts, data.gold, preset, task.seed, task.prior_included,
+        res = simulate(data.corpus(), data.gold, preset, task.seed, task.prior_included,
                        task.prior_excluded, cache_dir=task.cache_dir,
-                       snapshot_every=task.snapshot_every, question=task.question)
+                       snapshot_every=task.snapshot_every, question=task.question,
+                       embeddings_after=task.embeddings_after)
     except Exception as e:  # one failed run must not lose the others: reported in the row
         row.update(error=f"{type(e).__name__}: {e}", seconds=time.perf_counter() - t0)
         return {"row": row, "history": None, "curve": None}

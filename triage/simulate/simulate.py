@@ -169,7 +169,7 @@ def simulate(corpus: Corpus | list[str], gold, preset: Preset, seed: int, prior_
              prior_excluded: int = 1, prior_ids=None, batch_size: int | None = None,
              stop: str | int = "last_relevant", cache_dir=None, embedder=None,
              final_scores: bool = True, on_round=None, snapshot_every: int = 0,
-             question: str | None = None) -> SimulationResult:
+             question: str | None = None, embeddings_after: int | None = None) -> SimulationResult:
     """Simulate screening a labelled corpus (a `Corpus`, or one text per record) whose gold
     labels (0/1) are `gold`, with the engine live screening uses.
 
@@ -180,8 +180,10 @@ def simulate(corpus: Corpus | list[str], gold, preset: Preset, seed: int, prior_
     cache folder; embeddings in its `embeddings/`) and `embedder` go to the engine.
     `snapshot_every`: see `simulate_engine`. `question`: the review question (overrides the
     corpus's), used as in a live project: cold-start ranking before a classifier can be trained,
-    and a relevant training record in every round. Returns a SimulationResult whose seconds
-    split features and loop wall time.
+    and a relevant training record in every round. `embeddings_after`: replay live screening's
+    "rank at once" policy: rounds use the preset's TF-IDF part until this many records are
+    screened (priors not counted), as while the background embedding pass runs. Returns a
+    SimulationResult whose seconds split features and loop wall time.
     """
     t0 = time.perf_counter()
     if not isinstance(corpus, Corpus):
@@ -190,6 +192,9 @@ def simulate(corpus: Corpus | list[str], gold, preset: Preset, seed: int, prior_
     if question is not None:
         corpus = replace(corpus, question=question)
     engine = Engine(corpus, preset, cache_dir, embedder)
+    if embeddings_after is not None:
+        engine.embeddings_ready = lambda h: int((h.origins != PRIOR).sum()) >= embeddings_after
+        engine.features("tfidf")
     engine.features()
     t_feat = time.perf_counter() - t0
     res = simulate_engine(engine, gold, seed, prior_included, prior_excluded, prior_ids, batch_size, stop,
