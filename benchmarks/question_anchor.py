@@ -10,7 +10,7 @@ review's title for SYNERGY, "PTSD trajectories after trauma" for the two van de 
 safety of <class>" for Cohen 2006. Scenarios, each through `simulate_matrix` (the live round code):
 
   P   1 relevant + 1 irrelevant random priors (the ASReview benchmark protocol)
-  PA  the same priors, plus the question as a relevant training record (`run_round(anchor=)`)
+  PA  the same priors, plus the question as a relevant training record (`run_round(question_row=)`)
   C   no priors: ranked by similarity to the question until both classes are labelled (live cold start)
   CA  no priors, cold start, plus the question as a relevant training record
 
@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed
 
-from triage.features.matrix import build_features_with_query
+from triage.features.matrix import build_features_with_question
 from triage.learn.presets import load_preset
 from triage.simulate.benchmark import find_datasets, overlap_groups, parse_seeds, read_overlaps
 from triage.simulate.data import load_labelled
@@ -68,12 +68,12 @@ def questions(sources_md: Path) -> dict[str, str]:
 def run_dataset(path: Path, question: str, preset_name: str, seeds: list[int], cache_dir) -> list[dict]:
     data = load_labelled(path)
     preset = load_preset(preset_name)
-    X, anchor = build_features_with_query(data.texts, question, preset.features, cache_dir)
+    X, question_row = build_features_with_question(data.texts, question, preset.features, cache_dir)
     rows = []
     for seed in seeds:
-        for scenario, n_prior, use_anchor in SCENARIOS:
+        for scenario, n_prior, use_question_row in SCENARIOS:
             res = simulate_matrix(X, data.gold, preset, seed, n_prior, n_prior,
-                                  anchor=anchor if use_anchor else None, final_scores=False,
+                                  question_row=question_row if use_question_row else None, final_scores=False,
                                   texts=data.texts, question=question if n_prior == 0 else "")
             m = res.metrics.to_dict()
             rows.append({"dataset": path.stem, "seed": seed, "scenario": scenario,

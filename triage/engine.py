@@ -92,14 +92,14 @@ class Engine:
         return bool(self.preset.features.get("embedding"))
 
     def features(self, part: str = "full") -> tuple:
-        """(X, anchor): the features of every row and of the question (None without one).
+        """(X, question_row): the features of every row and of the question (None without one).
         part "full": the preset's features; "tfidf": its TF-IDF block alone (TfidfVectorizer
         defaults for a preset without one), what rounds use while embeddings are pending."""
         if part not in self._features:
-            from triage.features.matrix import build_features_with_query
+            from triage.features.matrix import build_features_with_question
 
             spec = self.preset.features if part == "full" else {"tfidf": self.preset.features.get("tfidf") or True}
-            self._features[part] = build_features_with_query(list(self.corpus.texts), self.corpus.question, spec,
+            self._features[part] = build_features_with_question(list(self.corpus.texts), self.corpus.question, spec,
                                                              self.cache_dir, progress=self.progress,
                                                              embedder=self.embedder)
         return self._features[part]
@@ -110,11 +110,11 @@ class Engine:
             return "full"
         return "tfidf"
 
-    def set_features(self, X, anchor=None) -> None:
+    def set_features(self, X, question_row=None) -> None:
         """Use ready features (benchmarks that share one matrix across runs)."""
         if X.shape[0] != len(self.corpus):
             raise ValueError(f"features have {X.shape[0]} rows, the corpus {len(self.corpus)}")
-        self._features["full"] = (X, anchor)
+        self._features["full"] = (X, question_row)
 
     def cold_scores(self, history: History) -> np.ndarray | None:
         """Before a classifier can be trained: similarity to the review question and to the
@@ -124,12 +124,12 @@ class Engine:
 
     def run_round(self, history: History, seed: int, round_index: int) -> RoundResult:
         """Train on `history` (record ids = rows) and rank the pool with round_rng(seed, round_index).
-        The question trains as one more relevant record in every round (run_round's anchor)."""
+        The question trains as one more relevant record in every round (run_round's question_row)."""
         part = self.part_for(history)
-        X, anchor = self.features(part)
-        y = history.labels if anchor is None else np.append(history.labels, 1)
+        X, question_row = self.features(part)
+        y = history.labels if question_row is None else np.append(history.labels, 1)
         cold = self.cold_scores(history) if len(np.unique(y)) < 2 else None  # no classifier yet
-        result = run_round(X, history, self.preset, round_rng(seed, round_index), cold, anchor)
+        result = run_round(X, history, self.preset, round_rng(seed, round_index), cold, question_row)
         return replace(result, features=part)
 
     @property

@@ -142,10 +142,10 @@ def rank(project: Project, preset_name: str | None = None, progress=None, embedd
     round_index = len(project.rounds())
     result = engine.run_round(history, project.seed, round_index)
     prune_cache(project.directory / "cache", keep=2)  # older corpora (before an import or question edit)
-    X, anchor = engine.features(result.features)
+    X, question_row = engine.features(result.features)
     params = engine.preset.params() | {
         "model": result.model, "probabilities": result.probabilities is not None,
-        "question_record": anchor is not None, "question": engine.corpus.question,
+        "question_record": question_row is not None, "question": engine.corpus.question,
         "embedder": engine.embedder_id if result.features == "full" else None, "features": result.features}
     ids = engine.corpus.ids
     project.add_round(NewRound(

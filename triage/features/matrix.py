@@ -128,15 +128,15 @@ def build_features(texts: list[str], spec: dict, cache_dir: str | Path | None = 
     return sp.hstack([tfidf, sp.csr_matrix(emb)], format="csr", dtype=np.float32)
 
 
-def build_features_with_query(texts: list[str], query: str | None, spec: dict, cache_dir: str | Path | None = None,
+def build_features_with_question(texts: list[str], question: str | None, spec: dict, cache_dir: str | Path | None = None,
                               progress: Progress | bool | None = None, embedder: Embedder | None = None) -> tuple:
-    """(features of `texts`, features (1, d) of `query` in the same space) - the review question
+    """(features of `texts`, features (1, d) of `question` in the same space) - the review question
     is featurised with the records, so it shares their TF-IDF vocabulary - or (features, None)
-    when the query is blank. Arguments as `build_features`."""
+    when the question is blank. Arguments as `build_features`."""
     texts = list(texts)
-    if not (query and query.strip()):
+    if not (question and question.strip()):
         return build_features(texts, spec, cache_dir, progress=progress, embedder=embedder), None
-    return split_last_row(build_features(texts + [query], spec, cache_dir, progress=progress, embedder=embedder))
+    return split_last_row(build_features(texts + [question], spec, cache_dir, progress=progress, embedder=embedder))
 
 
 def split_last_row(X) -> tuple:

@@ -42,11 +42,11 @@ class RoundResult:
 
 
 def run_round(X, history: History, preset: Preset, rng: np.random.Generator,
-              cold_scores: np.ndarray | None = None, anchor=None) -> RoundResult:
+              cold_scores: np.ndarray | None = None, question_row=None) -> RoundResult:
     """Rank the pool. `X`: (n_records, d) feature matrix whose rows are the history's record ids
     (row indices); `rng`: this round's generator (derive it as default_rng([seed, round])).
 
-    `anchor`: features (1, d) of the review question, trained as one more relevant record in
+    `question_row`: features (1, d) of the review question, trained as one more relevant record in
     every round: the topic statement as a synthetic relevant document (Cormack & Grossman 2015,
     AutoTAR, arXiv:1504.06868). The classifier can then start from the first exclusion, and a
     single odd include (a title without abstract) does not steer the ranking on its own."""
@@ -60,11 +60,11 @@ def run_round(X, history: History, preset: Preset, rng: np.random.Generator,
     in_pool[labelled] = False
     pool = np.flatnonzero(in_pool)
     scores = np.full(n, np.nan)
-    if anchor is not None:
+    if question_row is not None:
         y = np.append(y, np.int8(1))
     if len(np.unique(y)) == 2:
         clf = make_classifier(preset.classifier, random_state=int(rng.integers(2**31 - 1)))
-        X_train = X[labelled] if anchor is None else stack_rows(X[labelled], anchor)
+        X_train = X[labelled] if question_row is None else stack_rows(X[labelled], question_row)
         clf.fit(X_train, y, sample_weight=sample_weights(y, preset.balance))
         if len(pool):
             # scoring every row is cheaper than slicing the pool out of a sparse matrix

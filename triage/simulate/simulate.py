@@ -153,14 +153,14 @@ def simulate_engine(engine: Engine, gold, seed: int, prior_included: int = 1, pr
 
 def simulate_matrix(X, gold, preset: Preset, seed: int, prior_included: int = 1, prior_excluded: int = 1,
                     prior_ids=None, batch_size: int | None = None, stop: str | int = "last_relevant",
-                    final_scores: bool = True, on_round=None, snapshot_every: int = 0, anchor=None,
+                    final_scores: bool = True, on_round=None, snapshot_every: int = 0, question_row=None,
                     texts=None, question: str = "") -> SimulationResult:
-    """`simulate_engine` on a ready feature matrix X (one row per record; `anchor`: the question's
+    """`simulate_engine` on a ready feature matrix X (one row per record; `question_row`: the question's
     row in the same space). `texts` and `question` serve the cold start (similarity ranking)."""
     n = X.shape[0]
     engine = Engine(Corpus(np.arange(n, dtype=np.int64), list(texts) if texts is not None else [""] * n,
                            question or ""), preset)
-    engine.set_features(X, anchor)
+    engine.set_features(X, question_row)
     return simulate_engine(engine, gold, seed, prior_included, prior_excluded, prior_ids, batch_size, stop,
                            final_scores, on_round, snapshot_every)
 

@@ -113,13 +113,13 @@ def test_question_anchor_trains_from_the_first_exclusion_and_pulls_its_topic_up(
              + [f"{IRRELEVANT[i % 4]} filler{i}" for i in range(90)])
     gold = np.array([1] * 10 + [0] * 90)
     vec = TfidfVectorizer().fit(texts + [RELEVANT])
-    X, anchor = vec.transform(texts).tocsr(), vec.transform([RELEVANT])
+    X, question_row = vec.transform(texts).tocsr(), vec.transform([RELEVANT])
     h = History.from_lists([10, 11], [0, 0], [RANKED, RANKED], [0, 0], len(texts))  # two exclusions only
     p = load_preset("elas_u4")
     assert run_round(X, h, p, round_rng(0, 0)).model == "random"  # one class: no classifier without it
-    res = run_round(X, h, p, round_rng(0, 0), anchor=anchor)
+    res = run_round(X, h, p, round_rng(0, 0), question_row=question_row)
     assert res.model == "classifier" and res.n_train == 2  # the question is not a labelled record
     assert gold[res.ranking[:10]].all() and 10 not in res.ranking and 11 not in res.ranking
-    # dense features (embedding-only presets) take the anchor too
-    dense = run_round(X.toarray(), h, load_preset("tfidf_lr"), round_rng(0, 0), anchor=anchor.toarray())
+    # dense features (embedding-only presets) take the question_row too
+    dense = run_round(X.toarray(), h, load_preset("tfidf_lr"), round_rng(0, 0), question_row=question_row.toarray())
     assert gold[dense.ranking[:10]].all()
