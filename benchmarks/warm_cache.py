@@ -4,8 +4,11 @@ Texts are built exactly as simulations build them: record_text(title, abstract) 
 columns `title` and `abstract` (no keywords). Resumable: texts already cached are skipped, and
 each chunk of computed vectors is on disk as soon as it is done (a kill loses one chunk).
 
-    python benchmarks/warm_cache.py --data-dir /work/shared/data/benchmarks \
-        --cache-dir /work/cache/embeddings [--embedder minilm|static|<spec>] [--threads 1]
+    python benchmarks/warm_cache.py --data-dir DATA_DIR \
+        --cache-dir CACHE_DIR/embeddings [--embedder minilm|static|<spec>] [--precision auto]
+
+The embedder is the one `make_embedder(spec, precision=..., max_length=...)` builds - for the
+default preset `--precision auto --embedder minilm` (what models/hybrid_svm.toml asks for).
 """
 
 from __future__ import annotations
@@ -44,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--cache-dir", type=Path, required=True)
     ap.add_argument("--embedder", default="minilm", help="minilm | static | any make_embedder spec")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--precision", default="fp32", help="fp32 | bf16 | int8 | auto (default fp32)")
+    ap.add_argument("--max-length", type=int, default=None, help="word pieces per text (default: the model's)")
+    ap.add_argument("--threads", type=int, default=None, help="torch/onnxruntime threads (default: theirs)")
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--chunk-size", type=int, default=2048, help="texts per cache chunk file")
     args = ap.parse_args(argv)
@@ -59,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     spec = "model2vec" if args.embedder == "static" else args.embedder
-    embedder = make_embedder(spec, batch_size=args.batch_size, threads=args.threads)
+    embedder = make_embedder(spec, precision=args.precision, batch_size=args.batch_size, threads=args.threads,
+                             max_length=args.max_length)
     cache = EmbeddingCache(args.cache_dir, chunk_size=args.chunk_size)
     files = sorted(args.data_dir.glob("*.csv"), key=lambda p: p.stat().st_size)
     print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} embedder {embedder.model_id}, {len(files)} datasets, "

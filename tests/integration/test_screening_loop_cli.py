@@ -20,7 +20,7 @@ SAMPLE = Path(__file__).resolve().parents[2] / "data" / "van_de_Schoot_2018_samp
 def run(*args) -> str:
     r = CliRunner().invoke(cli, [str(a) for a in args])
     assert r.exit_code == 0, r.output
-    return r.output
+    return r.stdout  # stderr carries progress lines
 
 
 def _unlabelled_copy(src: Path, dst: Path) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import sys
 import tempfile
 import uuid
 import warnings
@@ -28,6 +27,7 @@ from typing import Callable
 import numpy as np
 
 from triage.features.embed import Embedder
+from triage.progress import progress as reporter
 
 Progress = Callable[[int], None]
 CHUNK_SIZE = 4096  # computed texts per chunk file: also how much a kill can lose
@@ -75,14 +75,6 @@ def atomic_savez(path: Path, **arrays) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-
-
-def _tqdm_progress(total: int, desc: str):
-    """A tqdm bar on stderr (hidden when stderr is not a terminal) as (callback, close)."""
-    from tqdm.auto import tqdm
-    bar = tqdm(total=total, desc=desc, unit="text", file=sys.stderr,
-               disable=not sys.stderr.isatty())
-    return bar.update, bar.close
 
 
 class EmbeddingCache:
@@ -178,7 +170,8 @@ class EmbeddingCache:
         Embeds only the distinct texts not cached yet for `embedder.model_id`, `chunk_size` at a
         time, appending each batch to disk as soon as it is computed (a kill loses at most one
         chunk of work). progress: a callback (number of texts just embedded), False for none, or
-        None for a tqdm bar on stderr when it is a terminal.
+        None for triage.progress on stderr (a bar on a terminal, else a line every 10 s / 10 %
+        with rate and ETA).
         """
         texts = list(texts)
         model_id, dim = embedder.model_id, embedder.dim
@@ -191,7 +184,8 @@ class EmbeddingCache:
             close = None
             callback = progress if callable(progress) else None
             if progress is None:
-                callback, close = _tqdm_progress(len(missing), f"embedding ({model_id})")
+                callback = reporter(len(missing), f"embedding ({model_id})", unit="text")
+                close = callback.close
             try:
                 for start in range(0, len(missing), self.chunk_size):
                     part = missing[start:start + self.chunk_size]

