@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 import textwrap
 import threading
@@ -10,6 +9,7 @@ import threading
 import click
 
 from triage.cli.main import cli
+from triage.errors import ProjectLockedError
 from triage.store.project import Project
 
 
@@ -61,23 +61,24 @@ def next_batch(directory: str, n: int, out: str | None, preset: str | None) -> N
 
     Fill the label column (include / exclude / maybe, or 1 / 0, y / n; empty = not screened yet)
     and read it back with `triage label DIR FILE`. Retrains first if labels changed."""
-    from triage.io.writers import safe_cell
+    from triage.io.output import refuse_protected, write_output
+    from triage.io.writers import table_text
     from triage.learn.session import next_records
+    from triage.store.labels_io import refuse_unimported
 
     with Project.open(directory) as project:
+        if out:  # before ranking: never overwrite the project or a batch with labels not imported
+            refuse_protected(out, directory)
+            refuse_unimported(project, out)
         rnd, ids, scores = next_records(project, n, preset)
         records = project.records(ids)
-    fh = open(out, "w", newline="", encoding="utf-8") if out else sys.stdout
-    try:
-        w = csv.writer(fh)
-        w.writerow(["record_id", "title", "abstract", "score", "label", "round"])
-        for r, s in zip(records, scores):
-            w.writerow([r.id, safe_cell(r.title), safe_cell(r.abstract), f"{s:.6g}", "", rnd.id])
-    finally:
-        if out:
-            fh.close()
+    text = table_text(["record_id", "title", "abstract", "score", "label", "round"],
+                      ([r.id, r.title, r.abstract, float(f"{s:.6g}"), "", rnd.id] for r, s in zip(records, scores)))
     if out:
+        write_output(out, text, project_dir=directory)
         click.echo(f"Wrote {len(records)} records (round {rnd.id}) to {out}", err=True)
+    else:
+        click.echo(text, nl=False)
 
 
 _KEYS = {"i": "include", "e": "exclude", "m": "maybe"}
@@ -179,7 +180,11 @@ def screen(directory: str, retrain_every: int, preset: str | None, reviewer: str
             _show(project, rid, score, counts["labelled"], counts["included"] + counts["maybe"], summary_line(project))
             key = _read_key().lower()
             if key in _KEYS:
-                project.add_labels([(rid, _KEYS[key])], reviewer=reviewer, origin="ranked", round_id=rnd.id)
+                try:
+                    project.add_labels([(rid, _KEYS[key])], reviewer=reviewer, origin="ranked", round_id=rnd.id)
+                except ProjectLockedError as e:  # keep the place: the same record is shown again
+                    click.echo(f"Not saved: {e}. Press the key again to retry.", err=True)
+                    continue
                 undo_stack.append(rid)
                 since_retrain += 1
             elif key == "s":
