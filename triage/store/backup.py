@@ -90,7 +90,9 @@ def _open_ro(path: Path) -> sqlite3.Connection:
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.OperationalError as e:
-        if "unable to open" not in str(e):
+        from triage.store.project import _CANTOPEN, _READONLY, sqlite_code
+
+        if sqlite_code(e) not in (_CANTOPEN, _READONLY):  # a WAL file in a read-only folder
             raise
         conn.close()
         conn = sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None, timeout=1.0)

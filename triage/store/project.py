@@ -347,11 +347,17 @@ class Project:
                 try:
                     conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
                 except sqlite3.OperationalError as e:
-                    if sqlite_code(e) != _CANTOPEN:
+                    if sqlite_code(e) not in (_CANTOPEN, _READONLY):  # SQLITE_READONLY_DIRECTORY
                         raise
                     # A WAL database in a read-only folder without its -shm file: only an
-                    # immutable open can read it (nothing can write the folder meanwhile).
+                    # immutable open can read it (nothing can write the folder meanwhile), and
+                    # only when no write-ahead log holds changes not yet in the file itself.
                     conn.close()
+                    wal = Path(str(path) + "-wal")
+                    if wal.exists() and wal.stat().st_size > 0:
+                        raise ProjectError(
+                            f"{directory} is read-only and its {wal.name} holds changes not yet merged into "
+                            f"{DB_NAME}; copy the whole project folder somewhere writable and use the copy")
                     conn = sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None, timeout=busy)
             else:
                 conn = sqlite3.connect(str(path), isolation_level=None, timeout=busy)
