@@ -16,7 +16,6 @@ from click.testing import CliRunner
 
 from _subprocess_cli import ROOT
 from triage.cli.main import cli
-from triage.errors import ProjectLockedError
 from triage.io.record import Record
 from triage.store.project import DB_NAME, Project
 
@@ -173,6 +172,8 @@ def test_the_wait_names_another_triage_writer(project_dir):
 
 
 def test_screen_keeps_its_place_when_the_lock_is_held(project_dir, monkeypatch):
+    from triage.errors import ProjectLockedError
+
     real = Project.add_labels
     calls = {"n": 0}
 

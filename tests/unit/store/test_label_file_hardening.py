@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from triage.errors import LabelError, TriageError
-from triage.store.labels_io import MAX_REPORTED, apply_label_file, read_label_file
+from triage.store.labels_io import apply_label_file, read_label_file
 from triage.store.project import Project
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -112,6 +112,8 @@ def test_every_bad_row_is_reported_at_once(tmp_path):
 
 
 def test_many_bad_rows_are_capped_with_the_total(tmp_path):
+    from triage.store.labels_io import MAX_REPORTED
+
     text = "record_id,label\n" + "".join(f"{i},bad\n" for i in range(100))
     with pytest.raises(LabelError) as e:
         read_label_file(_file(tmp_path, text))
