@@ -71,9 +71,10 @@ def label(directory: str, target: str | None, record_id: int | None, undo: bool,
           reviewer: str | None) -> None:
     """Store labels: `label DIR --record ID LABEL`, `label DIR --record ID --undo`, or `label DIR FILE`.
 
-    FILE is a CSV with columns record_id and label (optional note, reason, round), e.g. the output
-    of `triage next` with the label column filled in. An empty label means not screened yet. The file
-    is checked first and stored in one transaction: one bad row and nothing is stored."""
+    FILE is a CSV (comma, semicolon or tab separated) with columns record_id and label (optional
+    note, reason, round), e.g. the output of `triage next` with the label column filled in. An empty
+    label means not screened yet. The file is checked first (every bad row is listed) and stored in
+    one transaction: one bad row and nothing is stored."""
     from triage.store.labels_io import apply_label_file, default_reviewer, parse_label_value
 
     reviewer = reviewer or default_reviewer()

@@ -179,35 +179,37 @@ def screen(directory: str, retrain_every: int, preset: str | None, reviewer: str
             counts = project.counts()
             _show(project, rid, score, counts["labelled"], counts["included"] + counts["maybe"], summary_line(project))
             key = _read_key().lower()
-            if key in _KEYS:
-                try:
+            try:
+                if key in _KEYS:
                     project.add_labels([(rid, _KEYS[key])], reviewer=reviewer, origin="ranked", round_id=rnd.id)
-                except ProjectLockedError as e:  # keep the place: the same record is shown again
-                    click.echo(f"Not saved: {e}. Press the key again to retry.", err=True)
-                    continue
-                undo_stack.append(rid)
-                since_retrain += 1
-            elif key == "s":
-                skipped.add(rid)
-            elif key == "n":
-                note = click.prompt("Note", default="", show_default=False)
-                current = labels.get(rid)
-                if current is None:
-                    label = click.prompt("Label", type=click.Choice(list(_KEYS.values())))
-                else:
-                    label = current
-                project.add_labels([(rid, label)], reviewer=reviewer, origin="ranked", round_id=rnd.id, note=note)
-                undo_stack.append(rid)
-                since_retrain += 1
-            elif key == "u":
-                if undo_stack:
-                    last = undo_stack.pop()
-                    project.add_labels([(last, None)], reviewer=reviewer, origin="ranked", round_id=rnd.id)
-                    skipped.discard(last)
-                    # show it again first
-                    rnd = _put_first(rnd, last)
-            elif key == "q":
-                break
+                    undo_stack.append(rid)
+                    since_retrain += 1
+                elif key == "s":
+                    skipped.add(rid)
+                elif key == "n":
+                    note = click.prompt("Note", default="", show_default=False)
+                    current = labels.get(rid)
+                    if current is None:
+                        label = click.prompt("Label", type=click.Choice(list(_KEYS.values())))
+                    else:
+                        label = current
+                    project.add_labels([(rid, label)], reviewer=reviewer, origin="ranked", round_id=rnd.id,
+                                       note=note)
+                    undo_stack.append(rid)
+                    since_retrain += 1
+                elif key == "u":
+                    if undo_stack:
+                        project.add_labels([(undo_stack[-1], None)], reviewer=reviewer, origin="ranked",
+                                           round_id=rnd.id)
+                        last = undo_stack.pop()
+                        skipped.discard(last)
+                        # show it again first
+                        rnd = _put_first(rnd, last)
+                elif key == "q":
+                    break
+            except ProjectLockedError as e:  # keep the place: nothing changed, the same record is shown again
+                click.echo(f"Not saved: {e}. Press the key again to retry.", err=True)
+                continue
             if since_retrain >= retrain_every:
                 since_retrain = 0
                 ranker.start()
