@@ -47,3 +47,19 @@ class GoldLabelError(TriageError):
 
 class BenchmarkError(TriageError):
     """Bad benchmark arguments (no dataset found, bad seed range, ...)."""
+
+
+class OutputError(TriageError):
+    """An output file cannot or must not be written (names the file, the reason and what to do)."""
+
+
+class ProjectDamagedError(ProjectError):
+    """The project file is not a valid triage project any more (says how to restore a snapshot)."""
+
+
+class ProjectLockedError(ProjectError):
+    """Another process kept the project's write lock for longer than triage waits."""
+
+
+class ProjectWriteError(ProjectError):
+    """The project cannot be written: disk full, read-only folder or file, I/O error."""

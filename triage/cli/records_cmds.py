@@ -40,7 +40,7 @@ def status(directory: str, as_json: bool) -> None:
     """Counts of records, duplicates and labels in the project."""
     from triage.service import embedding_status
 
-    with Project.open(directory) as project:
+    with Project.open(directory, readonly=True) as project:
         counts = project.counts()
         sources = project.sources()
         embedding = embedding_status(project) if counts["records"] else None
@@ -87,9 +87,10 @@ def label(directory: str, target: str | None, record_id: int | None, undo: bool,
           reviewer: str | None) -> None:
     """Store labels: `label DIR --record ID LABEL`, `label DIR --record ID --undo`, or `label DIR FILE`.
 
-    FILE is a CSV with columns record_id and label (optional note, reason, round), e.g. the output
-    of `triage next` with the label column filled in. An empty label means not screened yet. The file
-    is checked first and stored in one transaction: one bad row and nothing is stored."""
+    FILE is a CSV (comma, semicolon or tab separated) with columns record_id and label (optional
+    note, reason, round), e.g. the output of `triage next` with the label column filled in. An empty
+    label means not screened yet. The file is checked first (every bad row is listed) and stored in
+    one transaction: one bad row and nothing is stored."""
     from triage.store.labels_io import apply_label_file, default_reviewer, parse_label_value
 
     reviewer = reviewer or default_reviewer()
@@ -140,19 +141,20 @@ def label(directory: str, target: str | None, record_id: int | None, undo: bool,
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output file (default: stdout).")
 def export(directory: str, which: str, fmt: str, out: str | None) -> None:
     """Export de-duplicated records with their labels as RIS or CSV."""
+    from triage.io.output import refuse_protected, write_output
     from triage.io.writers import write_csv, write_ris
-    from triage.store.labels_io import export_rows
+    from triage.store.labels_io import export_rows, refuse_unimported
 
-    with Project.open(directory) as project:
+    if out:
+        refuse_protected(out, directory)
+    with Project.open(directory, readonly=True) as project:
+        if out:
+            refuse_unimported(project, out)
         rows = export_rows(project, which)
     buf = io.StringIO(newline="")
     n = (write_csv if fmt == "csv" else write_ris)(rows, buf)
     if out:
-        try:
-            with open(out, "w", encoding="utf-8", newline="") as fh:
-                fh.write(buf.getvalue())
-        except OSError as e:
-            raise TriageError(f"{out}: cannot write ({e.strerror})") from None
+        write_output(out, buf.getvalue(), project_dir=directory)
         click.echo(f"Wrote {n} records to {out}", err=True)
     else:
         click.echo(buf.getvalue(), nl=False)
@@ -163,7 +165,7 @@ def export(directory: str, which: str, fmt: str, out: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as a JSON object.")
 def prisma(directory: str, as_json: bool) -> None:
     """PRISMA flow counts: identified per source, duplicates removed, screened, included, excluded."""
-    with Project.open(directory) as project:
+    with Project.open(directory, readonly=True) as project:
         p = _prisma(project)
     if as_json:
         _echo_json(p)
@@ -188,7 +190,7 @@ def prisma(directory: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the groups as JSON.")
 def duplicates(directory: str, split_id: int | None, as_json: bool) -> None:
     """List duplicate groups (each member with its source file, position and matching key)."""
-    with Project.open(directory) as project:
+    with Project.open(directory, readonly=split_id is None) as project:
         if split_id is not None:
             project.split_duplicate(split_id)
             click.echo(f"Saved: record {split_id} split from its group; it will not be merged again.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import click
@@ -30,20 +29,26 @@ def _check(target: float, confidence: float) -> None:
 @click.option("--confidence", type=float, default=0.95, show_default=True)
 def report_cmd(directory: Path, fmt: str, out: Path | None, target: float, confidence: float) -> None:
     """Stopping report: every stopping rule, the gain curve and the estimated recall."""
+    from triage.io.output import refuse_protected, write_output
     from triage.report import render_html, render_json, render_markdown
     from triage.service import report_data
+    from triage.store.labels_io import refuse_unimported
     from triage.store.project import Project
 
     _check(target, confidence)
-    with Project.open(directory) as project:
-        rep = report_data(project, target, confidence)
-    text = {"md": render_markdown, "json": render_json, "html": render_html}[fmt](rep)
     if out is None and fmt == "html":
         out = directory / "stopping-report.html"
+    if out is not None:
+        refuse_protected(out, directory)
+    with Project.open(directory, readonly=True) as project:
+        if out is not None:
+            refuse_unimported(project, out)
+        rep = report_data(project, target, confidence)
+    text = {"md": render_markdown, "json": render_json, "html": render_html}[fmt](rep)
     if out is None:
         click.echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8")
+        write_output(out, text, project_dir=directory)
         click.echo(f"Wrote {out}", err=True)
 
 
@@ -61,10 +66,15 @@ def sample_cmd(directory: Path, n: int | None, out: Path | None, target: float, 
     The CSV has columns record_id,title,abstract,label,origin with origin = random; fill in label
     (include / exclude / maybe) and import it with `triage label`, which stores the labels with
     origin 'random'."""
+    from triage.io.output import refuse_protected, write_output
+    from triage.io.writers import table_text
     from triage.stopping import certification_sample_size, draw_sample
+    from triage.store.labels_io import refuse_unimported
     from triage.store.project import Project
 
     _check(target, confidence)
+    if out is not None:
+        refuse_protected(out, directory)
     with Project.open(directory) as project:
         history = project.history()
         labelled = set(history.record_ids.tolist())
@@ -81,17 +91,25 @@ def sample_cmd(directory: Path, n: int | None, out: Path | None, target: float, 
             large_default = n > 0.5 * len(pool)
         if n < 1:
             raise TriageError("-n must be at least 1")
+        if n > len(pool):
+            raise TriageError(f"-n {n} is more than the pool holds ({len(pool)} unlabelled records); give -n "
+                              f"{len(pool)} or less (nothing was drawn)")
+        if out is not None:
+            refuse_unimported(project, out)
         k = len(project.samples())
         rng = np.random.default_rng([project.seed, SAMPLE_SEED_TAG, k])
         ids = draw_sample(pool, n, rng)
-        sample_id = project.add_sample(ids, project.seed, len(pool))
         records = project.records(ids.tolist())
-    out = out or directory / f"sample-{sample_id}.csv"
-    with open(out, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["record_id", "title", "abstract", "label", "origin"])
-        for r in records:
-            w.writerow([r.id, r.title, r.abstract, "", "random"])
+        text = table_text(["record_id", "title", "abstract", "label", "origin"],
+                          ([r.id, r.title, r.abstract, "", "random"] for r in records))
+
+        def write(sample_id: int) -> None:  # inside the sample's transaction: no file, no sample
+            nonlocal out
+            out = out or directory / f"sample-{sample_id}.csv"
+            refuse_unimported(project, out)
+            write_output(out, text, project_dir=directory)
+
+        sample_id = project.add_sample(ids, project.seed, len(pool), before_commit=write)
     click.echo(f"Drew {len(ids)} of {len(pool)} pool records (sample {sample_id}); label them in {out} "
                f"and import with `triage label`.")
     if large_default:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import shutil
 import sys
 import textwrap
@@ -11,6 +10,7 @@ import threading
 import click
 
 from triage.cli.main import cli
+from triage.errors import ProjectLockedError
 from triage.store.project import Project
 
 
@@ -56,24 +56,25 @@ def next_batch(directory: str, n: int, out: str | None, preset: str | None) -> N
 
     Fill the label column (include / exclude / maybe, or 1 / 0, y / n; empty = not screened yet)
     and read it back with `triage label DIR FILE`. Retrains first if labels changed."""
-    from triage.io.writers import safe_cell
+    from triage.io.output import refuse_protected, write_output
+    from triage.io.writers import table_text
     from triage.service import next_batch
+    from triage.store.labels_io import refuse_unimported
 
     with Project.open(directory) as project:
+        if out:  # before ranking: never overwrite the project or a batch with labels not imported
+            refuse_protected(out, directory)
+            refuse_unimported(project, out)
         batch = next_batch(project, n, preset)
         rnd, scores = batch.round, batch.scores
         records = project.records(batch.record_ids)
-    fh = open(out, "w", newline="", encoding="utf-8") if out else sys.stdout
-    try:
-        w = csv.writer(fh)
-        w.writerow(["record_id", "title", "abstract", "score", "label", "round"])
-        for r, s in zip(records, scores):
-            w.writerow([r.id, safe_cell(r.title), safe_cell(r.abstract), f"{s:.6g}", "", rnd.id])
-    finally:
-        if out:
-            fh.close()
+    text = table_text(["record_id", "title", "abstract", "score", "label", "round"],
+                      ([r.id, r.title, r.abstract, float(f"{s:.6g}"), "", rnd.id] for r, s in zip(records, scores)))
     if out:
+        write_output(out, text, project_dir=directory)
         click.echo(f"Wrote {len(records)} records (round {rnd.id}) to {out}", err=True)
+    else:
+        click.echo(text, nl=False)
 
 
 _KEYS = {"i": "include", "e": "exclude", "m": "maybe"}
@@ -173,29 +174,35 @@ def screen(directory: str, retrain_every: int | None, preset: str | None, review
             counts = project.counts()
             _show(project, rid, score, counts["labelled"], counts["included"] + counts["maybe"], summary_line(project))
             key = _read_key().lower()
-            if key in _KEYS:
-                project.add_labels([(rid, _KEYS[key])], reviewer=reviewer, origin="ranked", round_id=rnd.id)
-                undo_stack.append(rid)
-            elif key == "s":
-                skipped.add(rid)
-            elif key == "n":
-                note = click.prompt("Note", default="", show_default=False)
-                current = labels.get(rid)
-                if current is None:
-                    label = click.prompt("Label", type=click.Choice(list(_KEYS.values())))
-                else:
-                    label = current
-                project.add_labels([(rid, label)], reviewer=reviewer, origin="ranked", round_id=rnd.id, note=note)
-                undo_stack.append(rid)
-            elif key == "u":
-                if undo_stack:
-                    last = undo_stack.pop()
-                    project.add_labels([(last, None)], reviewer=reviewer, origin="ranked", round_id=rnd.id)
-                    skipped.discard(last)
-                    # show it again first
-                    rnd = _put_first(rnd, last)
-            elif key == "q":
-                break
+            try:
+                if key in _KEYS:
+                    project.add_labels([(rid, _KEYS[key])], reviewer=reviewer, origin="ranked", round_id=rnd.id)
+                    undo_stack.append(rid)
+                elif key == "s":
+                    skipped.add(rid)
+                elif key == "n":
+                    note = click.prompt("Note", default="", show_default=False)
+                    current = labels.get(rid)
+                    if current is None:
+                        label = click.prompt("Label", type=click.Choice(list(_KEYS.values())))
+                    else:
+                        label = current
+                    project.add_labels([(rid, label)], reviewer=reviewer, origin="ranked", round_id=rnd.id,
+                                       note=note)
+                    undo_stack.append(rid)
+                elif key == "u":
+                    if undo_stack:
+                        project.add_labels([(undo_stack[-1], None)], reviewer=reviewer, origin="ranked",
+                                           round_id=rnd.id)
+                        last = undo_stack.pop()
+                        skipped.discard(last)
+                        # show it again first
+                        rnd = _put_first(rnd, last)
+                elif key == "q":
+                    break
+            except ProjectLockedError as e:  # keep the place: nothing changed, the same record is shown again
+                click.echo(f"Not saved: {e}. Press the key again to retry.", err=True)
+                continue
             if round_due(project, preset, retrain_every):
                 ranker.start()
         ranker.wait()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
 from pathlib import Path
 
 import click
+import numpy as np
 
 from triage.cli.main import cli
 from triage.errors import TriageError
@@ -45,15 +45,15 @@ def _clean(x):
 
 def _write_history(res, gold, path: Path) -> None:
     from triage.history import ORIGIN_NAMES
+    from triage.io.output import write_output
+    from triage.io.writers import table_text
 
     h = res.history
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["position", "row", "label", "origin", "round", "relevant_found"])
-        found = 0
-        for i, (row, lab, org, rnd) in enumerate(zip(h.record_ids, h.labels, h.origins, h.rounds), start=1):
-            found += int(lab)
-            w.writerow([i, int(row), int(lab), ORIGIN_NAMES[int(org)], int(rnd), found])
+    found = np.cumsum(h.labels.astype(np.int64))
+    write_output(path, table_text(
+        ["position", "row", "label", "origin", "round", "relevant_found"],
+        ([i, int(row), int(lab), ORIGIN_NAMES[int(org)], int(rnd), int(found[i - 1])]
+         for i, (row, lab, org, rnd) in enumerate(zip(h.record_ids, h.labels, h.origins, h.rounds), start=1))))
 
 
 @cli.command("simulate")
@@ -104,15 +104,16 @@ def simulate_cmd(data, preset, seed, prior_included, prior_excluded, prior_ids, 
               "stopping": stopping}
     result = _clean(result)
     if out:
+        from triage.io.output import write_output
         from triage.simulate.plot import plot_recall
 
         outd = Path(out)
         outd.mkdir(parents=True, exist_ok=True)
         _write_history(res, ds.gold, outd / "history.csv")
-        (outd / "metrics.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        write_output(outd / "metrics.json", json.dumps(result, indent=2) + "\n")
         order = res.history.record_ids[len(res.prior_ids):]
-        plot_recall(ds.gold[order], m.records, m.relevant, outd / "recall.png",
-                    title=f"{ds.name} - {p.name}, seed {seed}")
+        write_output(outd / "recall.png", lambda tmp: plot_recall(ds.gold[order], m.records, m.relevant, tmp,
+                                                                  title=f"{ds.name} - {p.name}, seed {seed}"))
     if as_json:
         click.echo(json.dumps(result))
         return
@@ -176,6 +177,8 @@ def benchmark_cmd(data_dir, datasets, presets, seeds, prior_included, prior_excl
     histories.jsonl to OUT."""
     from tqdm import tqdm
 
+    from triage.io.output import write_output
+    from triage.io.writers import table_text
     from triage.learn.presets import DEFAULT_PRESET, load_preset
     from triage.simulate.benchmark import (BenchmarkError, Task, find_datasets, parse_seeds, read_questions,
                                            read_overlaps, run_tasks, summary_markdown)
@@ -206,17 +209,12 @@ def benchmark_cmd(data_dir, datasets, presets, seeds, prior_included, prior_excl
                 curves.setdefault(res["row"]["preset"], []).append(res["curve"])
     rows.sort(key=lambda r: (r["dataset"], r["preset"], r["seed"]))
     fields = list(dict.fromkeys(k for r in rows for k in r))
-    with open(outd / "results.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        w.writerows([_clean(r) for r in rows])
+    write_output(outd / "results.csv", table_text(fields, ([_clean(r).get(k, "") for k in fields] for r in rows)))
     pairs = read_overlaps(overlaps) if overlaps else ()
-    (outd / "summary.md").write_text(summary_markdown(rows, overlaps=pairs), encoding="utf-8")
+    write_output(outd / "summary.md", summary_markdown(rows, overlaps=pairs))
     if curves:
-        import numpy as np
-
-        plot_curves({p: np.mean(c, axis=0) for p, c in curves.items()}, outd / "curves.png",
-                    title=f"{len(found)} datasets x seeds {seeds}")
+        write_output(outd / "curves.png", lambda tmp: plot_curves(
+            {p: np.mean(c, axis=0) for p, c in curves.items()}, tmp, title=f"{len(found)} datasets x seeds {seeds}"))
     n_err = sum(1 for r in rows if r.get("error"))
     click.echo(f"{len(rows) - n_err} runs done, {n_err} failed; wrote results.csv, summary.md, "
                f"curves.png, histories.jsonl to {outd}")

@@ -73,9 +73,19 @@ def pass_lock(cache_dir: Path) -> Iterator[bool]:
 
 
 def is_running(cache_dir: Path) -> bool:
-    """Whether a pass holds the lock right now."""
-    with pass_lock(cache_dir) as mine:
-        return not mine
+    """Whether a pass holds the lock right now (reads only: works on a read-only project)."""
+    try:
+        import fcntl
+        fd = os.open(Path(cache_dir) / LOCK, os.O_RDONLY)
+    except (ImportError, OSError):  # no lock file (no pass ever ran) or no POSIX locks
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases a lock taken here
+    return False
 
 
 def run_pass(cache_dir: Path, embedder, texts: list[str], progress=None, chunk_size: int | None = None) -> dict:

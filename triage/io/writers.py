@@ -1,15 +1,20 @@
-"""Writers for exported records: RIS and CSV, one row per de-duplicated record.
+"""Writers for exported records (RIS and CSV, one row per de-duplicated record) and the
+package's one CSV writer, `write_table`: batches (`triage next`), samples, exports and
+simulation histories all go through it.
 
-The CSV writer neutralises cells a spreadsheet would run as a formula (OWASP "CSV injection"):
-a cell starting with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'`.
+`write_table` neutralises every text cell a spreadsheet would run as a formula (OWASP "CSV
+injection"): a cell starting with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'`.
+Numbers (int/float values, not text) are written as they are: they cannot hold a formula.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import numbers
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, TextIO
+from typing import Iterable, Sequence, TextIO
 
 CSV_COLUMNS = ("record_id", "title", "abstract", "authors", "year", "journal", "doi", "pmid", "keywords",
                "label", "note", "reason", "sources")
@@ -109,21 +114,41 @@ def write_ris(rows: Iterable[ExportRow], out: TextIO) -> int:
     return n
 
 
-def write_csv(rows: Iterable[ExportRow], out: TextIO) -> int:
-    """Write CSV with CSV_COLUMNS (lists joined with '; '); every cell neutralised. Returns rows written.
+def csv_cell(value) -> str:
+    """One CSV cell: None -> '', a number as it is, any text neutralised (`neutralise_cell`)."""
+    if value is None:
+        return ""
+    if isinstance(value, numbers.Number) and not isinstance(value, bool):
+        return str(value)
+    return neutralise_cell(str(value))
 
-    `out` should be opened with newline='' (the csv module writes CRLF line ends)."""
+
+def write_table(header: Sequence[str], rows: Iterable[Sequence], out: TextIO) -> int:
+    """The package's one CSV writer: a header row, then `rows`, every cell through `csv_cell`.
+
+    `out` should be opened with newline='' (the csv module writes CRLF line ends). Returns the
+    number of data rows written."""
     w = csv.writer(out)
-    w.writerow(CSV_COLUMNS)
+    w.writerow([csv_cell(h) for h in header])
     n = 0
-    for r in rows:
-        cells = [str(r.record_id), r.title, r.abstract, "; ".join(r.authors), "" if r.year is None else str(r.year),
-                 r.journal, r.doi, r.pmid, "; ".join(r.keywords), r.label or "", r.note, r.reason,
-                 "; ".join(r.sources)]
-        w.writerow([neutralise_cell(c) for c in cells])
+    for row in rows:
+        w.writerow([csv_cell(c) for c in row])
         n += 1
     return n
 
 
-#: Alias used by other commands (`triage next`).
-safe_cell = neutralise_cell
+def table_text(header: Sequence[str], rows: Iterable[Sequence]) -> str:
+    """`write_table` into a string (for `triage.io.output.write_output`)."""
+    buf = io.StringIO(newline="")
+    write_table(header, rows, buf)
+    return buf.getvalue()
+
+
+def write_csv(rows: Iterable[ExportRow], out: TextIO) -> int:
+    """Write CSV with CSV_COLUMNS (lists joined with '; ') through `write_table`. Returns rows written.
+
+    `out` should be opened with newline='' (the csv module writes CRLF line ends)."""
+    return write_table(CSV_COLUMNS, (
+        [str(r.record_id), r.title, r.abstract, "; ".join(r.authors), "" if r.year is None else str(r.year),
+         r.journal, r.doi, r.pmid, "; ".join(r.keywords), r.label or "", r.note, r.reason, "; ".join(r.sources)]
+        for r in rows), out)

@@ -8,12 +8,19 @@ then stored in one transaction, so a bad file leaves the project unchanged.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import errno
 import getpass
+import io
+import os
+import re
+import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from triage.errors import LabelError
+from triage.errors import LabelError, OutputError
 from triage.history import parse_label
 from triage.io.writers import ExportRow
 from triage.store.project import Project
@@ -45,68 +52,202 @@ class LabelRow:
     origin: str = "ranked"  # "random" for rows of a certification sample (`triage sample`)
 
 
+_INT = re.compile(r"[0-9]+(?:\.0*)?", re.ASCII)  # 12, or 12.0 as spreadsheets write it
+#: Columns the reader uses; each may appear only once in the header.
+KNOWN_COLUMNS = ("record_id", "label", "note", "reason", "round", "origin")
+#: Bad rows listed in one error message (the total is always given).
+MAX_REPORTED = 20
+#: A label file larger than this is refused (a batch of 10^5 records with abstracts is ~150 MB).
+MAX_LABEL_FILE_BYTES = 512 * 1024 * 1024
+
+
 def _int_cell(value: str) -> int:
+    """An ASCII whole number, or a spreadsheet's `12.0`; ValueError otherwise (`1e2`, `١٢`, `-3`)."""
     v = value.strip()
+    if not _INT.fullmatch(v):
+        raise ValueError(v)
+    return int(v.split(".")[0])
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The bytes of a regular file; LabelError for a folder, pipe, device, link loop or unreadable file.
+
+    The file is opened non-blocking and checked with fstat before reading, so a FIFO never hangs."""
     try:
-        return int(v)
-    except ValueError:
-        f = float(v)  # spreadsheets write 12 as 12.0
-        if not f.is_integer():
-            raise
-        return int(f)
-
-
-def read_label_file(path: str | Path) -> list[LabelRow]:
-    """Parse and check every row of a batch label file (no project access).
-
-    Raises LabelError naming the file, line and value for a missing column, a bad record id,
-    label or round. Fully blank rows are ignored; rows with an empty label are returned with
-    label None (callers must skip them, not treat them as an undo)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise LabelError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise LabelError(f"{path}: is a folder, not a label file (give the CSV file inside it)") from None
+    except PermissionError:
+        raise LabelError(f"{path}: permission denied (the file is not readable for you)") from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise LabelError(f"{path}: symbolic link loop (the link points back to itself); give the real file") from None
+        raise LabelError(f"{path}: cannot open ({e.strerror})") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise LabelError(f"{path}: is a folder, not a label file (give the CSV file inside it)")
+        if not stat.S_ISREG(st.st_mode):
+            raise LabelError(f"{path}: not a regular file (a pipe, socket or device); save the labels to a CSV file "
+                             "and give that")
+        if st.st_size > MAX_LABEL_FILE_BYTES:
+            raise LabelError(f"{path}: {st.st_size / 2**20:.0f} MB is too large for a label file "
+                             f"(at most {MAX_LABEL_FILE_BYTES // 2**20} MB)")
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as e:
+        raise LabelError(f"{path}: cannot read ({e.strerror})") from None
+    finally:
+        os.close(fd)
+
+
+def _decode(path: Path, data: bytes) -> str:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    else:
+        encoding = "utf-8-sig"
+    try:
+        text = data.decode(encoding)
     except UnicodeDecodeError as e:
-        raise LabelError(f"{path}: not a UTF-8 text file ({e.reason})") from None
+        line = data[:e.start].count(b"\n") + 1
+        raise LabelError(f"{path}, line {line}: not UTF-8 text (byte offset {e.start}); save it as CSV UTF-8") from None
+    if "\x00" in text:
+        line = text[:text.index("\x00")].count("\n") + 1
+        raise LabelError(f"{path}, line {line}: binary data (NUL bytes): not a label file; save it as CSV")
+    return text
+
+
+def _header_of(text: str, delimiter: str) -> list[str]:
+    try:
+        return next(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=delimiter), [])
+    except csv.Error:
+        return []
+
+
+def _names(header: list[str]) -> list[str]:
+    return [h.replace("\ufeff", "").strip().lower() for h in header]
+
+
+def _sniff(path: Path, text: str) -> str:
+    """The delimiter whose header holds record_id and label: tab, comma, semicolon or pipe
+    (Excel writes semicolons in many locales); the extension decides for .tsv/.tab."""
+    if path.suffix.lower() in (".tsv", ".tab"):
+        return "\t"
+    candidates = (",", ";", "\t", "|")
+    for d in candidates:
+        if all(c in _names(_header_of(text, d)) for c in REQUIRED_COLUMNS):
+            return d
     first = text.split("\n", 1)[0]
-    delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") or ("\t" in first and "," not in first) else ","
-    reader = csv.reader(text.splitlines(), delimiter=delimiter)
-    header = next(reader, None)
-    if not header:
+    return max(candidates, key=first.count) if any(d in first for d in candidates) else ","
+
+
+def _too_many(path: Path, errors: list[tuple]) -> LabelError:
+    """One LabelError listing every bad row (up to MAX_REPORTED), ordered by line. Each error is
+    (line, problem) or (line, where, problem) with `where` e.g. 'lines 2 and 4'."""
+    errors = sorted(((e[0], f"line {e[0]}", e[1]) if len(e) == 2 else e for e in errors), key=lambda e: e[0])
+    if len(errors) == 1:
+        _, where, msg = errors[0]
+        return LabelError(f"{path}, {where}: {msg}")
+    shown = [f"  {where}: {msg}" for _, where, msg in errors[:MAX_REPORTED]]
+    more = [f"  ... and {len(errors) - MAX_REPORTED} more"] if len(errors) > MAX_REPORTED else []
+    return LabelError("\n".join([f"{path}: {len(errors)} rows cannot be used (nothing was stored):"] + shown + more))
+
+
+def _parse(path: Path) -> tuple[list[LabelRow], list[tuple[int, str]]]:
+    """(rows that parsed, [(line, problem)] for those that did not). Raises LabelError for a file
+    that is not a label file at all (unreadable, no header, missing or repeated column)."""
+    text = _decode(path, _read_bytes(path))
+    delimiter = _sniff(path, text)
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # long abstracts in a `triage next` batch
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as e:
+        raise LabelError(f"{path}, line 1: cannot read the header ({e})") from None
+    if not header or not any(h.strip() for h in header):
         raise LabelError(f"{path}: empty file (expected a header with columns record_id and label)")
-    cols = {name.strip().lower(): i for i, name in reversed(list(enumerate(header)))}
-    missing = [c for c in REQUIRED_COLUMNS if c not in cols]
+    names = _names(header)
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
-        raise LabelError(f"{path}, line 1: missing column {missing[0]!r} (found: {', '.join(header)})")
+        raise LabelError(f"{path}, line 1: missing column {missing[0]!r} (found: {', '.join(header)}; "
+                         "a label file needs record_id and label columns, separated by commas, semicolons or tabs)")
+    for name in KNOWN_COLUMNS:
+        at = [i + 1 for i, n in enumerate(names) if n == name]
+        if len(at) > 1:
+            raise LabelError(f"{path}, line 1: columns {' and '.join(map(str, at))} are both named {name!r}; "
+                             "keep one of them (nothing was stored)")
+    cols = {n: i for i, n in enumerate(names) if n in KNOWN_COLUMNS}
+    need = max(cols["record_id"], cols["label"]) + 1
 
     def cell(row: list[str], name: str) -> str:
         i = cols.get(name)
         return row[i].strip() if i is not None and i < len(row) else ""
 
-    rows = []
-    for line, row in enumerate(reader, start=2):
+    rows: list[LabelRow] = []
+    errors: list[tuple[int, str]] = []
+    end = reader.line_num
+    while True:
+        line = end + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            errors.append((line, f"{e}: a quoted cell that starts here does not end properly (the file may be "
+                                 "cut short); export it again"))
+            break
+        end = reader.line_num
         if not any(c.strip() for c in row):
             continue
+        if len(row) < need:
+            errors.append((line, f"only {len(row)} of the header's {len(header)} cells (the file may be cut short, "
+                                 "or this row uses another separator)"))
+            continue
+        problems = []
         raw_id, raw_label = cell(row, "record_id"), cell(row, "label")
+        rid = round_id = None
         try:
             rid = _int_cell(raw_id)
         except ValueError:
-            raise LabelError(f"{path}, line {line}: bad record_id {raw_id!r} (expected a record id number)") from None
+            problems.append(f"bad record_id {raw_id!r} (expected a record id: a whole number such as 12)")
         try:
             label = parse_label_value(raw_label)
         except ValueError as e:
-            raise LabelError(f"{path}, line {line}: {e}") from None
-        round_id = None
+            problems.append(str(e))
         if cell(row, "round"):
             try:
                 round_id = _int_cell(cell(row, "round"))
             except ValueError:
-                raise LabelError(f"{path}, line {line}: bad round {cell(row, 'round')!r} (expected a round id)") from None
+                problems.append(f"bad round {cell(row, 'round')!r} (expected a round id)")
         origin = cell(row, "origin").lower() or "ranked"
         if origin not in ("ranked", "random"):
-            raise LabelError(f"{path}, line {line}: bad origin {cell(row, 'origin')!r} (ranked, random or empty)")
+            problems.append(f"bad origin {cell(row, 'origin')!r} (ranked, random or empty)")
+        if problems:
+            errors.append((line, "; ".join(problems)))
+            continue
         rows.append(LabelRow(line, rid, label, cell(row, "note"), cell(row, "reason"), round_id, origin))
+    return rows, errors
+
+
+def read_label_file(path: str | Path) -> list[LabelRow]:
+    """Parse and check every row of a batch label file (no project access).
+
+    The delimiter (comma, semicolon, tab, pipe) is sniffed from the header; UTF-8 (with or without
+    BOM) or UTF-16 with BOM. Raises LabelError naming the file and every bad line (up to
+    MAX_REPORTED) for a missing or repeated column, a bad record id, label, round or origin, or a
+    cut-short file. Fully blank rows are ignored; rows with an empty label are returned with label
+    None (callers must skip them, not treat them as an undo)."""
+    path = Path(path)
+    rows, errors = _parse(path)
+    if errors:
+        raise _too_many(path, errors)
     return rows
 
 
@@ -120,31 +261,42 @@ class BatchResult:
     round_id: int | None
 
 
+def _rep_map(project: Project) -> dict[int, int]:
+    """record id -> its group's representative, for every record."""
+    rep_of = {int(i): int(i) for i in project.record_ids()}
+    rep_of.update({d: rep for rep, dups in project.duplicate_groups() for d in dups})
+    return rep_of
+
+
 def apply_label_file(project: Project, path: str | Path, reviewer: str) -> BatchResult:
     """Validate a batch file against the project, then store its labels in one transaction.
 
     Labels are origin 'ranked', or 'random' where an `origin` column says so (a certification
     sample from `triage sample`). Each ranked row's round is its `round` cell, else the project's
-    latest round (None before the first round). Unknown record ids or rounds, and one record given
-    two different labels, raise LabelError naming the file, line and value; then nothing is stored."""
-    rows = read_label_file(path)
-    rep_of = {int(i): int(i) for i in project.record_ids()}
-    rep_of.update({d: rep for rep, dups in project.duplicate_groups() for d in dups})
+    latest round (None before the first round). Bad rows, unknown record ids or rounds, and one
+    record given two different labels are all reported at once (LabelError naming the file and
+    lines); then nothing is stored."""
+    path = Path(path)
+    rows, errors = _parse(path)
+    rep_of = _rep_map(project)
     rounds = {r.id for r in project.rounds()}
     latest = max(rounds) if rounds else None
     for r in rows:
         if r.record_id not in rep_of:
-            raise LabelError(f"{path}, line {r.line}: no record with id {r.record_id}")
-        if r.round_id is not None and r.round_id not in rounds:
-            raise LabelError(f"{path}, line {r.line}: no round with id {r.round_id}")
-    todo = [r for r in rows if r.label is not None]
+            errors.append((r.line, f"no record with id {r.record_id}"))
+        elif r.round_id is not None and r.round_id not in rounds:
+            errors.append((r.line, f"no round with id {r.round_id}"))
+    todo = [r for r in rows if r.label is not None and r.record_id in rep_of]
     first_row: dict[int, LabelRow] = {}
     for r in todo:  # one file, two different labels for one record: ask, never let the last row win
         first = first_row.setdefault(rep_of[r.record_id], r)
         if first.label != r.label:
             dup = "" if first.record_id == r.record_id else f" (records {first.record_id} and {r.record_id} are duplicates)"
-            raise LabelError(f"{path}, lines {first.line} and {r.line}: record {rep_of[r.record_id]} is labelled "
-                             f"both {first.label!r} and {r.label!r}{dup}; keep one of the two rows")
+            errors.append((r.line, f"lines {first.line} and {r.line}",
+                           f"record {rep_of[r.record_id]} is labelled both {first.label!r} and {r.label!r}{dup}; "
+                           "keep one of the two rows"))
+    if errors:
+        raise _too_many(path, errors)
     before = project.current_labels()
     after = dict(before)
     for r in todo:
@@ -156,6 +308,54 @@ def apply_label_file(project: Project, path: str | Path, reviewer: str) -> Batch
                                   for r in todo],
                        origins=[r.origin for r in todo])
     return BatchResult(len(todo), len(rows) - len(todo), changed, latest)
+
+
+def unimported_labels(project: Project, path: str | Path) -> int:
+    """How many filled-in labels of an existing batch file the project does not hold yet.
+
+    Lenient: a file that is not a label file (no record_id and label columns, unreadable) holds 0;
+    a filled label cell that cannot be parsed, or names an unknown record, counts as not imported."""
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    try:
+        text = _decode(path, _read_bytes(path))
+    except LabelError:
+        return 0
+    delimiter = _sniff(path, text)
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        names = _names(next(reader, []))
+        if not all(c in names for c in REQUIRED_COLUMNS):
+            return 0
+        i_id, i_label = names.index("record_id"), names.index("label")
+        rep_of = _rep_map(project)
+        current = project.current_labels()
+        pending = 0
+        for row in reader:
+            raw = row[i_label].strip() if i_label < len(row) else ""
+            if not raw:
+                continue
+            try:
+                rid = rep_of[_int_cell(row[i_id] if i_id < len(row) else "")]
+                same = current.get(rid) == parse_label_value(raw)
+            except (ValueError, KeyError):
+                same = False
+            pending += not same
+        return pending
+    except csv.Error:
+        return 1  # a batch cut short or damaged: treat as holding work
+
+
+def refuse_unimported(project: Project, path: str | Path) -> None:
+    """Raise OutputError when `path` holds labels the project does not have yet (`triage next` and
+    `triage sample` never overwrite a filled-in batch)."""
+    n = unimported_labels(project, path)
+    if n:
+        raise OutputError(
+            f"{path} holds {n} label{'s' if n != 1 else ''} not yet imported into the project; nothing was written. "
+            f"Import it first with `triage label {project.directory} {path}`, or choose another --out")
 
 
 #: `triage export --which` choices -> the current label they select (None: unlabelled).

@@ -12,24 +12,31 @@ Layout of a project directory:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
 import sqlite3
+import sys
+import time
+import urllib.parse
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from triage.errors import LabelError, ProjectError
+from triage.errors import (LabelError, ProjectDamagedError, ProjectError, ProjectLockedError, ProjectWriteError,
+                           TriageError)
 from triage.io.dedup import abstract_words, distinct_abstracts, match_keys, normalise_doi
 from triage.io.record import LABELS, Record
 from triage.history import ORIGINS, RELEVANCE, History
 
 DB_NAME = "project.sqlite"
 SCHEMA_VERSION = 1
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 _SCHEMA_V1 = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -179,64 +186,242 @@ class RoundRow:
     seconds: float
 
 
+_BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26
+_MESSAGES = {  # primary result code <- message, for Pythons without sqlite_errorcode (3.10)
+    "database is locked": _BUSY, "database table is locked": _LOCKED,
+    "attempt to write a readonly database": _READONLY, "disk i/o error": _IOERR,
+    "database disk image is malformed": _CORRUPT, "database or disk is full": _FULL,
+    "unable to open database file": _CANTOPEN, "file is not a database": _NOTADB,
+}
+#: Environment variable: seconds to wait for another process's write lock (default below).
+LOCK_TIMEOUT_ENV = "TRIAGE_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 120.0
+_REQUIRED_TABLES = {"meta", "sources", "records", "record_keys", "record_sources", "kept_apart",
+                    "label_events", "rounds", "samples"}
+WRITER_NOTE = DB_NAME + "-writer"  # "<pid>\t<command>" of the process in a write transaction
+
+
+def lock_timeout() -> float:
+    """Seconds to wait for another process's write lock: $TRIAGE_LOCK_TIMEOUT, else 120."""
+    try:
+        return max(0.0, float(os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT)))
+    except ValueError:
+        return DEFAULT_LOCK_TIMEOUT
+
+
+def sqlite_code(e: sqlite3.Error) -> int | None:
+    """The primary SQLite result code of an error (SQLITE_BUSY = 5, ...), or None if unknown."""
+    code = getattr(e, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF
+    return _MESSAGES.get(str(e).lower())
+
+
+def damaged_message(directory: Path, problem: str) -> str:
+    """'DIR/project.sqlite is damaged (problem)' plus how to recover: the latest snapshot, or steps."""
+    from triage.store.backup import latest_snapshot
+
+    snap = latest_snapshot(directory)
+    db = directory / DB_NAME
+    if snap is not None:
+        return (f"{db} is damaged ({problem}). To recover, `triage restore {directory} {snap}` puts back its "
+                f"latest snapshot (labels given after it must be given again); the damaged file is moved to "
+                f"{directory / 'backups'}, not deleted. Details: `triage check {directory}`.")
+    return (f"{db} is damaged ({problem}) and {directory / 'backups'} holds no snapshot. To recover, "
+            f"`triage restore {directory} BACKUP_FILE` with a copy from your own backups (the damaged file is "
+            f"moved aside, not deleted); see README 'If a project is damaged'. Details: `triage check {directory}`.")
+
+
+def translate_db_error(e: sqlite3.Error, directory: Path) -> TriageError | None:
+    """The TriageError a reviewer should see for an SQLite error on this project (None: a bug)."""
+    if isinstance(e, (sqlite3.ProgrammingError, sqlite3.InterfaceError, sqlite3.IntegrityError)):
+        return None
+    db = directory / DB_NAME
+    code = sqlite_code(e)
+    if code == _FULL:
+        return ProjectWriteError(f"{db}: the disk is full; nothing from this command was stored "
+                                 "(free some space and run it again)")
+    if code in (_CORRUPT, _NOTADB):
+        return ProjectDamagedError(damaged_message(directory, str(e)))
+    if code == _READONLY:
+        return ProjectWriteError(f"{directory} is read-only for you and this command writes to the project; "
+                                 "nothing was stored (`status`, `export` and `report` work on a read-only project)")
+    if code in (_BUSY, _LOCKED):
+        return ProjectLockedError(f"{directory} is being written by another process; nothing was stored "
+                                  "(run the command again when it has finished)")
+    if code == _IOERR:
+        return ProjectWriteError(f"{db}: disk I/O error ({e}); nothing from this command was stored; check the "
+                                 f"disk, then run `triage check {directory}`")
+    if code == _CANTOPEN:
+        return ProjectError(f"{db}: cannot open the project database ({e}); check that the folder and file "
+                            "exist and are readable")
+    return ProjectError(f"{db}: database error ({e})")
+
+
+def _guarded(fn):
+    """Method wrapper: SQLite errors become the TriageError a reviewer can act on."""
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return fn(self, *args, **kwargs)
+        except sqlite3.Error as e:
+            err = translate_db_error(e, self.directory)
+            if err is None:
+                raise
+            raise err from e
+    return wrapper
+
+
+def _check_file(directory: Path) -> None:
+    """Refuse a project file that is empty or not an SQLite database, before SQLite opens it
+    (SQLite would silently turn a 0-byte file into a new, empty database)."""
+    db = directory / DB_NAME
+    try:
+        size = db.stat().st_size
+        with open(db, "rb") as f:
+            head = f.read(16)
+    except PermissionError:
+        raise ProjectError(f"{db}: permission denied (the project file is not readable for you)") from None
+    except OSError as e:
+        raise ProjectError(f"{db}: cannot read the project file ({e.strerror})") from None
+    if size == 0:
+        raise ProjectDamagedError(damaged_message(directory, "the file is empty (0 bytes)"))
+    if head != SQLITE_HEADER:
+        raise ProjectDamagedError(damaged_message(directory, "the file is not an SQLite database"))
+
+
 class Project:
     """An open review project. Use `Project.create` / `Project.open`; close with `close()`
-    or use as a context manager."""
+    or use as a context manager.
 
-    def __init__(self, directory: Path, conn: sqlite3.Connection):
+    Every public method turns SQLite errors into TriageErrors (damaged file, disk full, lock held
+    too long, read-only). A write that finds another process holding the write lock waits up to
+    `lock_timeout()` seconds, telling `on_wait` (default: a line on stderr) once."""
+
+    def __init__(self, directory: Path, conn: sqlite3.Connection, readonly: bool = False,
+                 on_wait: Callable[[str], None] | None = None):
         self.directory = directory
+        self.readonly = readonly
         self._conn = conn
+        self._on_wait = on_wait or _stderr_notice
 
     # -- lifecycle ---------------------------------------------------------------------------
     @classmethod
     def create(cls, directory: str | Path, question: str = "", criteria: str = "", seed: int = 0) -> "Project":
+        """Create a new project (the only way a project file comes to exist)."""
         directory = Path(directory)
-        if (directory / DB_NAME).exists():
+        if (directory / DB_NAME).exists() or (directory / DB_NAME).is_symlink():
             raise ProjectError(f"{directory} already holds a triage project")
         if directory.exists() and not directory.is_dir():
             raise ProjectError(f"{directory} exists and is not a directory")
-        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ProjectError(f"{directory}: cannot create the project folder ({e.strerror})") from None
         project = cls(directory, cls._connect(directory / DB_NAME))
-        project._migrate()
-        with project.transaction() as c:
-            for k, v in {"question": question, "criteria": criteria, "seed": str(seed),
-                         "created_at": _now(), "preset": ""}.items():
-                c.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (k, v))
+        try:
+            project._apply_migrations(0)
+            with project.transaction() as c:
+                for k, v in {"question": question, "criteria": criteria, "seed": str(seed),
+                             "created_at": _now(), "preset": ""}.items():
+                    c.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (k, v))
+        except sqlite3.Error as e:
+            project.close()
+            raise translate_db_error(e, directory) or e
+        except BaseException:
+            project.close()
+            raise
         return project
 
     @classmethod
-    def open(cls, directory: str | Path) -> "Project":
+    def open(cls, directory: str | Path, readonly: bool = False,
+             on_wait: Callable[[str], None] | None = None) -> "Project":
+        """Open an existing project. `readonly`: never write (works on a read-only folder or copy).
+
+        Raises ProjectError when DIR holds no project, ProjectDamagedError when its file is not a
+        valid triage project (empty, not SQLite, unknown schema, tables missing)."""
         directory = Path(directory)
         db = directory / DB_NAME
         if not db.exists():
             raise ProjectError(f"{directory} is not a triage project (no {DB_NAME}); create one with `triage init {directory}`")
-        project = cls(directory, cls._connect(db))
+        _check_file(directory)
+        project = cls(directory, cls._connect(db, readonly), readonly, on_wait)
         try:
+            project._check_schema()
             project._migrate()
-        except BaseException:
+        except sqlite3.Error as e:
             project.close()  # do not leave the file open (and locked) after refusing it
+            raise translate_db_error(e, directory) or e
+        except BaseException:
+            project.close()
             raise
         return project
 
     @staticmethod
-    def _connect(path: Path) -> sqlite3.Connection:
+    def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+        directory = path.parent
+        busy = min(1.0, lock_timeout())  # SQLite's own wait per attempt; `_begin` waits longer
         try:
-            conn = sqlite3.connect(str(path), isolation_level=None, timeout=30)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+            if readonly:
+                uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=busy)
+                try:
+                    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                except sqlite3.OperationalError as e:
+                    if sqlite_code(e) not in (_CANTOPEN, _READONLY):  # SQLITE_READONLY_DIRECTORY
+                        raise
+                    # A WAL database in a read-only folder without its -shm file: only an
+                    # immutable open can read it (nothing can write the folder meanwhile), and
+                    # only when no write-ahead log holds changes not yet in the file itself.
+                    conn.close()
+                    wal = Path(str(path) + "-wal")
+                    if wal.exists() and wal.stat().st_size > 0:
+                        raise ProjectError(
+                            f"{directory} is read-only and its {wal.name} holds changes not yet merged into "
+                            f"{DB_NAME}; copy the whole project folder somewhere writable and use the copy")
+                    conn = sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None, timeout=busy)
+            else:
+                conn = sqlite3.connect(str(path), isolation_level=None, timeout=busy)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
-        except sqlite3.DatabaseError as e:
-            raise ProjectError(f"{path}: cannot open the project database ({e})") from e
+        except sqlite3.Error as e:
+            code = sqlite_code(e)
+            if not readonly and code in (_READONLY, _CANTOPEN):
+                raise ProjectWriteError(
+                    f"{directory} is read-only for you and this command writes to the project (ask for write "
+                    "access or work on a copy; `status`, `export` and `report` work on a read-only project)") from None
+            raise translate_db_error(e, directory) or ProjectError(f"{path}: cannot open the project database ({e})") from e
         return conn
 
-    def _migrate(self) -> None:
-        try:
-            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.DatabaseError as e:
-            raise ProjectError(f"{self.directory / DB_NAME}: not a triage project database ({e})") from e
+    def _check_schema(self) -> None:
+        """Refuse a file that is not a triage project this version can use."""
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise ProjectError(
                 f"{self.directory} was written by a newer triage (schema {version} > {SCHEMA_VERSION}); upgrade triage")
+        if version < 1:
+            raise ProjectDamagedError(damaged_message(
+                self.directory, f"schema version {version}: not a triage project file, or its header was overwritten"))
+        tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        missing = sorted(_REQUIRED_TABLES - tables)
+        if missing:
+            raise ProjectDamagedError(damaged_message(self.directory, f"tables missing: {', '.join(missing)}"))
+
+    def _migrate(self) -> None:
+        """Bring an older schema up to SCHEMA_VERSION, after a snapshot in DIR/backups/."""
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version >= SCHEMA_VERSION:
+            return
+        if self.readonly:
+            raise ProjectError(f"{self.directory} uses an older project schema ({version} < {SCHEMA_VERSION}); "
+                               f"open it once with write access (e.g. `triage question {self.directory}`) to upgrade it")
+        from triage.store.backup import snapshot
+
+        snapshot(self, reason=f"before-schema-{SCHEMA_VERSION}")
+        self._apply_migrations(version)
+
+    def _apply_migrations(self, version: int) -> None:
         for v in range(version + 1, SCHEMA_VERSION + 1):
             with self.transaction() as c:
                 for stmt in _MIGRATIONS[v].split(";"):
@@ -253,17 +438,96 @@ class Project:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def backup(self, dest: str | Path) -> Path:
+        """Copy the project, consistent even while others write, to `dest` with SQLite's online
+        backup API (atomically: temporary file, fsync, rename). Returns dest."""
+        from triage.io.output import atomic_write
+
+        def write(tmp: Path) -> None:
+            target = sqlite3.connect(str(tmp))
+            try:
+                self._conn.backup(target)
+            finally:
+                target.close()
+
+        try:
+            return atomic_write(dest, write)
+        except sqlite3.Error as e:
+            raise translate_db_error(e, self.directory) or e
+
+    # -- transactions and the write lock -----------------------------------------------------
+    def _writer(self) -> str:
+        """'PID 123: triage import ...' of the process holding the write lock, if it left a note."""
+        try:
+            pid, command = (self.directory / WRITER_NOTE).read_text(encoding="utf-8").split("\t", 1)
+            os.kill(int(pid), 0)  # still running?
+        except (OSError, ValueError):
+            return ""
+        return f" (PID {pid}: {command.strip()[:80]})"
+
+    def _begin(self, cur: sqlite3.Cursor) -> None:
+        """BEGIN IMMEDIATE, waiting up to lock_timeout() for another process's write lock."""
+        waited_since = None
+        while True:
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as e:
+                if sqlite_code(e) not in (_BUSY, _LOCKED):
+                    raise
+                now = time.monotonic()
+                limit = lock_timeout()
+                if waited_since is None:
+                    waited_since = now
+                    if limit > 0:
+                        self._on_wait(f"waiting for another triage process{self._writer()} to finish writing "
+                                      f"{self.directory} (up to {limit:.0f} s; {LOCK_TIMEOUT_ENV} changes this)...")
+                if now - waited_since >= limit:
+                    raise ProjectLockedError(
+                        f"{self.directory} is still being written by another process{self._writer()} after "
+                        f"{now - waited_since:.0f} s; nothing was stored (run the command again when it has "
+                        f"finished, or stop it)") from None
+                time.sleep(0.05)
+
+    def _note_writer(self, on: bool) -> None:
+        note = self.directory / WRITER_NOTE
+        try:
+            if on:
+                note.write_text(f"{os.getpid()}\t{' '.join(sys.argv)}", encoding="utf-8")
+            else:
+                note.unlink(missing_ok=True)
+        except OSError:
+            pass  # only a courtesy for other processes waiting for the lock
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Cursor]:
-        """BEGIN IMMEDIATE ... COMMIT; any exception rolls everything back."""
+        """BEGIN IMMEDIATE ... COMMIT; any exception rolls everything back.
+
+        SQLite errors leave as TriageErrors (disk full, damaged file, lock held too long)."""
+        if self.readonly:
+            raise ProjectError(f"{self.directory} was opened read-only; this command cannot write to it")
         cur = self._conn.cursor()
-        cur.execute("BEGIN IMMEDIATE")
+        try:
+            self._begin(cur)
+        except sqlite3.Error as e:
+            raise translate_db_error(e, self.directory) or e
+        self._note_writer(True)
         try:
             yield cur
-        except BaseException:
-            cur.execute("ROLLBACK")
+            cur.execute("COMMIT")
+        except BaseException as e:
+            if self._conn.in_transaction:
+                try:
+                    self._conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # SQLite rolled back already (e.g. after SQLITE_FULL)
+            if isinstance(e, sqlite3.Error):
+                err = translate_db_error(e, self.directory)
+                if err is not None:
+                    raise err from e
             raise
-        cur.execute("COMMIT")
+        finally:
+            self._note_writer(False)
 
     # -- meta --------------------------------------------------------------------------------
     def meta(self, key: str, default: str = "") -> str:
@@ -548,11 +812,17 @@ class Project:
                         np.frombuffer(r[10], dtype=np.int64), np.frombuffer(r[11], dtype=np.float64), r[12])
 
     # -- random samples (stopping certification) ---------------------------------------------
-    def add_sample(self, record_ids: np.ndarray, seed: int, pool_size: int) -> int:
+    def add_sample(self, record_ids: np.ndarray, seed: int, pool_size: int,
+                   before_commit: Callable[[int], None] | None = None) -> int:
+        """Store a certification sample; returns its id. `before_commit(sample_id)` runs inside the
+        transaction (e.g. writes the sample's CSV): if it raises, the sample is not stored."""
         with self.transaction() as c:
             c.execute("INSERT INTO samples(created_at, seed, pool_size, record_ids) VALUES (?, ?, ?, ?)",
                       (_now(), seed, pool_size, np.asarray(record_ids, dtype=np.int64).tobytes()))
-            return c.lastrowid
+            sample_id = c.lastrowid
+            if before_commit is not None:
+                before_commit(sample_id)
+            return sample_id
 
     def samples(self) -> list[dict]:
         return [{"id": r[0], "created_at": r[1], "seed": r[2], "pool_size": r[3],
@@ -561,3 +831,14 @@ class Project:
 
     def integrity_check(self) -> str:
         return self._conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _stderr_notice(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+for _name, _fn in list(vars(Project).items()):  # every public method speaks TriageError
+    if (not _name.startswith("_") and callable(_fn) and not isinstance(_fn, (classmethod, staticmethod))
+            and _name not in ("transaction", "close", "backup")):
+        setattr(Project, _name, _guarded(_fn))
+Project.seed = property(_guarded(Project.seed.fget))

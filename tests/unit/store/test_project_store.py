@@ -14,14 +14,16 @@ from triage.store.project import DB_NAME, SCHEMA_VERSION, NewRound, Project
 
 
 # -- schema version / migration --------------------------------------------------------------
-def test_open_migrates_version_0_database(tmp_path):
+def test_open_refuses_a_version_0_database(tmp_path):
+    """Only `Project.create` (triage init) makes a project: an SQLite file with user_version 0 is
+    not one (it used to be silently turned into an empty project)."""
     d = tmp_path / "old"
     d.mkdir()
-    sqlite3.connect(d / DB_NAME).close()  # an empty database: user_version 0
-    with Project.open(d) as p:
-        assert p._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        assert p.counts()["records"] == 0
-        assert p.integrity_check() == "ok"
+    conn = sqlite3.connect(d / DB_NAME)
+    conn.execute("CREATE TABLE t (x)")  # a real SQLite file, user_version 0
+    conn.close()
+    with pytest.raises(ProjectError, match="is damaged"):
+        Project.open(d)
 
 
 def test_open_newer_schema_is_refused(tmp_path):
