@@ -11,12 +11,13 @@ from __future__ import annotations
 import platform
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 
 from triage import __version__
 from triage.engine import Corpus, Engine, retrain_due
-from triage.errors import ProjectError
+from triage.errors import ProjectError, TriageError
 from triage.features.text import record_text
 from triage.history import History
 from triage.learn.presets import DEFAULT_PRESET, Preset, load_preset
@@ -202,6 +203,76 @@ def next_batch(project: Project, n: int, preset_name: str | None = None, progres
     return Batch(rnd, rnd.record_ids[keep][:n], rnd.scores[keep][:n])
 
 
+def project_pool(project: Project, history: History | None = None) -> np.ndarray:
+    """Ids of the unlabelled records (group representatives), ascending: the pool."""
+    labelled = set((history or project.history()).record_ids.tolist())
+    return np.array([i for i in project.record_ids().tolist() if i not in labelled], dtype=np.int64)
+
+
+# -- certification sample ------------------------------------------------------------------------
+#: Sample k of a project draws with default_rng([project seed, SAMPLE_SEED_TAG, k]): a tag of its
+#: own, so samples never reuse a round's random stream (round r uses default_rng([seed, r])).
+SAMPLE_SEED_TAG = 7919
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    sample_id: int
+    record_ids: np.ndarray
+    pool_size: int
+    path: Path
+    n_relevant: int
+    large_default: bool  # the default size is more than half the pool (worth a note)
+
+
+def certification_sample(project: Project, n: int | None, out: Path | None, target: float = 0.95,
+                         confidence: float = 0.95) -> SampleResult:
+    """Draw a random certification sample of the pool and write it as a CSV to label (`out`, or
+    DIR/sample-<id>.csv); the sample is recorded only once its file is safely written.
+    n None: the smallest size that certifies `target` if no sampled record is relevant."""
+    from triage.io.output import refuse_protected, write_output
+    from triage.io.writers import table_text
+    from triage.stopping import certification_sample_size, draw_sample
+    from triage.store.labels_io import refuse_unimported
+
+    directory = project.directory
+    if out is not None:
+        refuse_protected(out, directory)
+    history = project.history()
+    pool = project_pool(project, history)
+    if not len(pool):
+        raise TriageError("the pool is empty: every record is labelled")
+    large_default = False
+    if n is None:
+        n = certification_sample_size(len(pool), history.n_relevant, target, confidence)
+        if n is None:
+            raise TriageError(f"no sample smaller than the pool ({len(pool)} records) can certify "
+                              f"{target:.0%} recall yet; keep screening or give -n")
+        n = max(n, 1)
+        large_default = n > 0.5 * len(pool)
+    if n < 1:
+        raise TriageError("-n must be at least 1")
+    if n > len(pool):
+        raise TriageError(f"-n {n} is more than the pool holds ({len(pool)} unlabelled records); give -n "
+                          f"{len(pool)} or less (nothing was drawn)")
+    if out is not None:
+        refuse_unimported(project, out)
+    rng = np.random.default_rng([project.seed, SAMPLE_SEED_TAG, len(project.samples())])
+    ids = draw_sample(pool, n, rng)
+    text = table_text(["record_id", "title", "abstract", "label", "origin"],
+                      ([r.id, r.title, r.abstract, "", "random"] for r in project.records(ids.tolist())))
+    written = {}
+
+    def write(sample_id: int) -> None:  # inside the sample's transaction: no file, no sample
+        path = Path(out) if out is not None else directory / f"sample-{sample_id}.csv"
+        refuse_unimported(project, path)
+        write_output(path, text, project_dir=directory)
+        written["path"] = path
+
+    sample_id = project.add_sample(ids, project.seed, len(pool), before_commit=write)
+    return SampleResult(sample_id, ids, len(pool), written["path"], history.n_relevant, large_default)
+
+
 # -- stopping report ---------------------------------------------------------------------------
 def pool_probabilities(project: Project, history: History) -> np.ndarray | None:
     """The latest round's scores for the current pool, if they are probabilities covering it.
@@ -212,8 +283,7 @@ def pool_probabilities(project: Project, history: History) -> np.ndarray | None:
     rnd = project.latest_round()
     if rnd is None or not rnd.params.get("probabilities") or not len(rnd.scores):
         return None
-    labelled = set(history.record_ids.tolist())
-    pool = [i for i in project.record_ids().tolist() if i not in labelled]
+    pool = project_pool(project, history).tolist()
     score = dict(zip(rnd.record_ids.tolist(), rnd.scores.tolist()))
     if any(i not in score for i in pool):
         return None

@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import numpy as np
 
 from triage.cli.main import cli
 from triage.errors import TriageError
 
-SAMPLE_SEED_TAG = 7919  # sample k of a project uses default_rng([project seed, SAMPLE_SEED_TAG, k])
 
 
 def _check(target: float, confidence: float) -> None:
@@ -66,53 +64,16 @@ def sample_cmd(directory: Path, n: int | None, out: Path | None, target: float, 
     The CSV has columns record_id,title,abstract,label,origin with origin = random; fill in label
     (include / exclude / maybe) and import it with `triage label`, which stores the labels with
     origin 'random'."""
-    from triage.io.output import refuse_protected, write_output
-    from triage.io.writers import table_text
-    from triage.stopping import certification_sample_size, draw_sample
-    from triage.store.labels_io import refuse_unimported
+    from triage.service import certification_sample
     from triage.store.project import Project
 
     _check(target, confidence)
-    if out is not None:
-        refuse_protected(out, directory)
     with Project.open(directory) as project:
-        history = project.history()
-        labelled = set(history.record_ids.tolist())
-        pool = np.array([i for i in project.record_ids().tolist() if i not in labelled], dtype=np.int64)
-        if not len(pool):
-            raise TriageError("the pool is empty: every record is labelled")
-        large_default = False
-        if n is None:
-            n = certification_sample_size(len(pool), history.n_relevant, target, confidence)
-            if n is None:
-                raise TriageError(f"no sample smaller than the pool ({len(pool)} records) can certify "
-                                  f"{target:.0%} recall yet; keep screening or give -n")
-            n = max(n, 1)
-            large_default = n > 0.5 * len(pool)
-        if n < 1:
-            raise TriageError("-n must be at least 1")
-        if n > len(pool):
-            raise TriageError(f"-n {n} is more than the pool holds ({len(pool)} unlabelled records); give -n "
-                              f"{len(pool)} or less (nothing was drawn)")
-        if out is not None:
-            refuse_unimported(project, out)
-        k = len(project.samples())
-        rng = np.random.default_rng([project.seed, SAMPLE_SEED_TAG, k])
-        ids = draw_sample(pool, n, rng)
-        records = project.records(ids.tolist())
-        text = table_text(["record_id", "title", "abstract", "label", "origin"],
-                          ([r.id, r.title, r.abstract, "", "random"] for r in records))
-
-        def write(sample_id: int) -> None:  # inside the sample's transaction: no file, no sample
-            nonlocal out
-            out = out or directory / f"sample-{sample_id}.csv"
-            refuse_unimported(project, out)
-            write_output(out, text, project_dir=directory)
-
-        sample_id = project.add_sample(ids, project.seed, len(pool), before_commit=write)
-    click.echo(f"Drew {len(ids)} of {len(pool)} pool records (sample {sample_id}); label them in {out} "
+        res = certification_sample(project, n, out, target, confidence)
+    ids, pool, out = res.record_ids, res.pool_size, res.path
+    click.echo(f"Drew {len(ids)} of {pool} pool records (sample {res.sample_id}); label them in {out} "
                f"and import with `triage label`.")
-    if large_default:
-        click.echo(f"Note: that is {len(ids) / len(pool):.0%} of the pool. With {history.n_relevant} relevant "
+    if res.large_default:
+        click.echo(f"Note: that is {len(ids) / pool:.0%} of the pool. With {res.n_relevant} relevant "
                    f"record(s) found so far, certifying {target:.0%} recall needs a sample this large; screening "
                    f"more of the ranking first usually makes it far smaller (or give -n).", err=True)
