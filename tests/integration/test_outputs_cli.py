@@ -219,3 +219,12 @@ def test_status_export_report_work_on_a_read_only_project(project_dir, tmp_path)
     finally:
         make_writable(project_dir)
     assert _status_ok(project_dir)["labelled"] == 1
+
+
+def test_a_batch_imported_then_relabelled_in_the_project_may_be_replaced(project_dir, tmp_path):
+    batch = tmp_path / "b.csv"
+    batch.write_text("record_id,label\n1,include\n", encoding="utf-8")
+    run("label", project_dir, batch)
+    run("label", project_dir, "--record", 1, "exclude")  # changed later: the batch holds no new work
+    run("next", project_dir, "-n", 2, "--out", batch, "--preset", "tfidf_svm")
+    assert "record_id,title" in batch.read_text(encoding="utf-8")
