@@ -219,3 +219,38 @@ def test_status_export_report_work_on_a_read_only_project(project_dir, tmp_path)
     finally:
         make_writable(project_dir)
     assert _status_ok(project_dir)["labelled"] == 1
+
+
+def test_a_batch_imported_then_relabelled_in_the_project_may_be_replaced(project_dir, tmp_path):
+    batch = tmp_path / "b.csv"
+    batch.write_text("record_id,label\n1,include\n", encoding="utf-8")
+    run("label", project_dir, batch)
+    run("label", project_dir, "--record", 1, "exclude")  # changed later: the batch holds no new work
+    run("next", project_dir, "-n", 2, "--out", batch, "--preset", "tfidf_svm")
+    assert "record_id,title" in batch.read_text(encoding="utf-8")
+
+
+def test_sigkill_mid_write_leaves_the_old_batch_whole(tmp_path):
+    """A process killed while writing an output leaves the previous file complete (issue #10, 3)."""
+    import signal
+    import subprocess
+    import sys
+
+    batch = tmp_path / "batch.csv"
+    batch.write_text("record_id,label\n1,include\n2,exclude\n", encoding="utf-8")
+    old = batch.read_bytes()
+    code = ("import sys, time\nfrom triage.io.output import write_output\n"
+            "def half(tmp):\n    tmp.write_text('record_id,label\\n1,')\n    print('half', flush=True)\n"
+            "    time.sleep(60)\n"
+            "write_output(sys.argv[1], half)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    child = subprocess.Popen([sys.executable, "-c", code, str(batch)], stdout=subprocess.PIPE, env=env)
+    try:
+        assert child.stdout.readline() == b"half\n"
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert batch.read_bytes() == old

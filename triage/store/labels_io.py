@@ -311,7 +311,7 @@ def apply_label_file(project: Project, path: str | Path, reviewer: str) -> Batch
 
 
 def unimported_labels(project: Project, path: str | Path) -> int:
-    """How many filled-in labels of an existing batch file the project does not hold yet.
+    """How many filled-in labels of an existing batch file the project never stored.
 
     Lenient: a file that is not a label file (no record_id and label columns, unreadable) holds 0;
     a filled label cell that cannot be parsed, or names an unknown record, counts as not imported."""
@@ -331,7 +331,9 @@ def unimported_labels(project: Project, path: str | Path) -> int:
             return 0
         i_id, i_label = names.index("record_id"), names.index("label")
         rep_of = _rep_map(project)
-        current = project.current_labels()
+        # every (record, label) the project has ever stored: a label imported and later changed
+        # (e.g. in `triage screen`) is not pending work
+        given = {(e.record_id, e.label) for e in project.label_events() if e.label is not None}
         pending = 0
         for row in reader:
             raw = row[i_label].strip() if i_label < len(row) else ""
@@ -339,7 +341,7 @@ def unimported_labels(project: Project, path: str | Path) -> int:
                 continue
             try:
                 rid = rep_of[_int_cell(row[i_id] if i_id < len(row) else "")]
-                same = current.get(rid) == parse_label_value(raw)
+                same = (rid, parse_label_value(raw)) in given
             except (ValueError, KeyError):
                 same = False
             pending += not same
