@@ -37,7 +37,7 @@ class EmbedderError(TriageError):
     """An embedding model cannot be found, loaded or built (names the model and the fix)."""
 
 
-class SimulationError(TriageError):
+class SimulationError(TriageError, ValueError):
     """A simulation cannot run on this data (no relevant record, bad prior ids, ...)."""
 
 

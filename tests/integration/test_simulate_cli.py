@@ -139,3 +139,16 @@ def test_benchmark_with_questions_matches_simulate_with_the_question(runner, tmp
     questions.write_text("name,text\nstatins_small,x\n", encoding="utf-8")
     bad = runner.invoke(cli, args + ["--questions", str(questions)])
     assert bad.exit_code != 0 and "needs the columns 'dataset' and 'question'" in bad.output
+
+
+def test_a_negative_stop_after_is_a_clean_error_not_a_traceback(tmp_path):
+    """Was: ValueError traceback from the oracle."""
+    from click.testing import CliRunner
+
+    from triage.cli.main import cli
+
+    sample = Path(__file__).resolve().parents[2] / "data" / "van_de_Schoot_2018_sample.csv"
+    r = CliRunner().invoke(cli, ["simulate", str(sample), "--preset", "tfidf_svm", "--stop-after", "-1",
+                                 "--cache-dir", str(tmp_path)])
+    assert r.exit_code == 2 and "stop must be a non-negative number of records" in r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)

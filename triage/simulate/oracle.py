@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from triage.errors import SimulationError
+
 STOP_MODES = ("last_relevant", "all")
 
 
@@ -53,11 +55,11 @@ class GoldOracle:
 
 
 def check_stop(stop: str | int) -> str | int:
-    """Validate a stop condition (raises ValueError with the allowed values)."""
+    """Validate a stop condition (raises SimulationError with the allowed values)."""
     if isinstance(stop, (int, np.integer)) and not isinstance(stop, bool):
         if stop < 0:
-            raise ValueError("stop must be a non-negative number of records")
+            raise SimulationError("stop must be a non-negative number of records")
         return int(stop)
     if stop in STOP_MODES:
         return stop
-    raise ValueError(f"stop must be one of {STOP_MODES} or a number of records, not {stop!r}")
+    raise SimulationError(f"stop must be one of {STOP_MODES} or a number of records, not {stop!r}")
