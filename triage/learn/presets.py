@@ -8,7 +8,6 @@ numbers came from; its model card is the Markdown file of the same name."""
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from importlib import resources
@@ -51,8 +50,6 @@ class Preset:
                 "balance": self.balance.table(), "querier": self.querier.table(), "batch_size": self.batch_size,
                 "batch_growth": self.batch_growth}
 
-    def fingerprint(self) -> str:
-        return json.dumps(self.params(), sort_keys=True)
 
 
 def _preset_dir():

@@ -35,7 +35,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-RECALL_AT = (0.05, 0.10, 0.20)
 NEEDED_FOR = (0.80, 0.90, 0.95, 1.00)
 
 
