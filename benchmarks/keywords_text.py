@@ -69,13 +69,20 @@ class Dataset:
 
 
 def load_cohen(path: Path) -> Dataset:
-    """A Cohen 2006 raw CSV (asreview/systematic-review-datasets datasets/Cohen_2006/raw/)."""
+    """A Cohen 2006 raw CSV (asreview/systematic-review-datasets datasets/Cohen_2006/raw/);
+    "NA" cells are read as empty."""
     with path.open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
-    kws = [[k for k in (r["keywords"] or "").split(";") if k.strip()] for r in rows]
-    return Dataset(f"Cohen_2006_{path.stem}", "cohen_mesh", [r["title"] or "" for r in rows],
-                   [r["abstracts"] or "" for r in rows], kws,
+    kws = [[k for k in _value(r["keywords"]).split(";") if k.strip()] for r in rows]
+    return Dataset(f"Cohen_2006_{path.stem}", "cohen_mesh", [_value(r["title"]) for r in rows],
+                   [_value(r["abstracts"]) for r in rows], kws,
                    [1 if r["label1"].strip() == "I" else 0 for r in rows])
+
+
+def _value(cell: str | None) -> str:
+    """A cell of the Cohen raw CSVs; their missing values are the string "NA" (1227 abstracts,
+    27 keyword lists), which must not become a word of the text."""
+    return "" if cell is None or cell.strip() == "NA" else cell
 
 
 def _abstract(inverted: dict | None) -> str:
