@@ -103,9 +103,10 @@ def rows_to_records(rows: Iterable[tuple[list[str], int | None, int]], path: str
         raise ImportFormatError(path, "no header row: the file has no content")
     header_at = {"line": header_row[1]} if header_row[1] is not None else {}
     header = [clean_text(h).replace("\ufeff", "").strip() for h in header_row[0]]
-    if len(header) > MAX_COLUMNS:
+    named = max((i + 1 for i, h in enumerate(header) if h), default=0)  # empty cells at the end are harmless
+    if named > MAX_COLUMNS:
         raise ImportFormatError(
-            path, f"the header row has {len(header):,} columns, more than the {MAX_COLUMNS:,} a search export can "
+            path, f"the header row has {named:,} columns, more than the {MAX_COLUMNS:,} a search export can "
                   "have; is this the right file (or the right delimiter)?", **header_at)
     names = unique_names(header)
     cols = map_columns(header)
@@ -126,8 +127,8 @@ def rows_to_records(rows: Iterable[tuple[list[str], int | None, int]], path: str
         at = "" if line is not None else f" in sheet row {row}"
         if len(cells) > len(header) and any(c.strip() for c in cells[len(header):]):
             raise ImportFormatError(
-                path, f"row{at} has {len(cells)} cells but the header has {len(header)} (an unquoted delimiter "
-                      "inside a field?)", **where)
+                path, f"{'row' if line is not None else f'sheet row {row}'} has {len(cells)} cells but the header has "
+                      f"{len(header)} (an unquoted delimiter inside a field?)", **where)
 
         def get(key: str) -> str:
             i = cols.get(key)
@@ -176,7 +177,7 @@ def parse_delimited(lines: Iterable[tuple[int, str]], path: str, delimiter: str)
             for cells in reader:
                 if state["eof"] and start <= state["line"]:
                     # the last field swallowed the rest of the file, plus the extra line's newline
-                    opened = state["line"] + 2 - cells[-1].count("\n")
+                    opened = min(max(state["line"] + 2 - cells[-1].count("\n"), start), state["line"])
                     raise ImportFormatError(
                         path, f"a quoted field opened here is never closed: every line after it up to the end of "
                               f"the file (line {state['line']:,}) would be read as one field. Add the closing "

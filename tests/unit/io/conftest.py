@@ -31,11 +31,16 @@ def _watchdog(seconds: float):
 
     old = signal.signal(signal.SIGALRM, fire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
+    hung = False
     try:
         yield
+    except Hang:
+        hung = True  # failed below, outside this handler: pytest cannot render the signal's traceback
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+    if hung:
+        pytest.fail(f"still running after {seconds} s: a hang (or quadratic work)", pytrace=False)
 
 
 @pytest.fixture(name="watchdog")

@@ -261,3 +261,8 @@ def test_multiline_quoted_fields_still_import(tail):
     recs = parse_delimited(lines(text), "x.csv", ",")
     assert [r.abstract for r in recs] == ['First paragraph.\n\nSecond, with "quotes".', "Last\nrecord"]
     assert [r.line for r in recs] == [2, 5]
+
+
+def test_empty_header_cells_at_the_end_do_not_count_as_columns():
+    recs = parse_delimited(lines("title,abstract" + "," * 5000 + "\nA title,An abstract\n"), "x.csv", ",")
+    assert recs[0].fields == {"title": "A title", "abstract": "An abstract"}
