@@ -11,7 +11,7 @@ from typing import Iterable
 
 from triage.errors import ImportFormatError
 from triage.io.record import Record
-from triage.io.ris import add_field, parse_year, values
+from triage.io.ris import add_field, last, parse_year, set_last, values
 
 TAG_LINE = re.compile(r"^([A-Z][A-Z0-9]{0,3}) {0,3}- ?(.*?)\s*$")
 _BRACKETED = re.compile(r"^(.*?)\s*\[(\w+)\]\s*$")
@@ -42,13 +42,22 @@ def record_from_fields(fields: dict, position: int, line: int | None) -> Record:
 
 
 def parse_medline(lines: Iterable[tuple[int, str]], path: str = "<medline>") -> list[Record]:
-    """Records of a MEDLINE file, given its decoded lines as (1-based line number, text)."""
+    """Records of a MEDLINE file, given its decoded lines as (1-based line number, text).
+
+    Continuation lines are collected and joined once per value (linear in the value's length)."""
     out: list[Record] = []
     fields: dict | None = None
     start = 0
     last_tag = None
+    more: list[str] = []  # continuation lines of last_tag's latest value
+
+    def flush() -> None:
+        if more:
+            set_last(fields, last_tag, " ".join([last(fields, last_tag)] + more).strip())
+            more.clear()
 
     def close() -> None:
+        flush()
         out.append(record_from_fields(fields, len(out) + 1, start))
 
     for n, text in lines:
@@ -57,12 +66,7 @@ def parse_medline(lines: Iterable[tuple[int, str]], path: str = "<medline>") -> 
         if text[:1] == " ":
             if fields is None or last_tag is None:
                 raise ImportFormatError(path, "indented continuation line outside a record", line=n)
-            old = fields[last_tag]
-            extra = text.strip()
-            if isinstance(old, list):
-                old[-1] = f"{old[-1]} {extra}".strip()
-            else:
-                fields[last_tag] = f"{old} {extra}".strip()
+            more.append(text.strip())
             continue
         m = TAG_LINE.match(text)
         if not m:
@@ -74,6 +78,7 @@ def parse_medline(lines: Iterable[tuple[int, str]], path: str = "<medline>") -> 
             fields, start = {}, n
         elif fields is None:
             raise ImportFormatError(path, f"tag {tag} before the first 'PMID- ' line", line=n)
+        flush()
         add_field(fields, tag, value)
         last_tag = tag
     if fields is not None:

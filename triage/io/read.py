@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 from triage.errors import ImportFormatError
 from triage.io.medline import parse_medline
-from triage.io.record import Record
+from triage.io.record import Record, clean_record
 from triage.io.ris import TAG_LINE as RIS_TAG, parse_ris
 from triage.io.tabular import parse_delimited, read_xlsx, sniff_delimiter
 
@@ -36,7 +36,6 @@ _MAGIC = [
     (b"Rar!", "a RAR archive"), (b"SQLite format 3", "an SQLite database"),
     (b"\xd0\xcf\x11\xe0", "a legacy Office file (.xls/.doc); save it as .xlsx or CSV"),
 ]
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x19\x1b-\x1f\x7f]")
 _RIS_TY = re.compile(r"^TY {1,3}-")
 _MEDLINE_PMID = re.compile(r"^PMID- ?\d")
 _PROGRESS_STEP = 1 << 20
@@ -96,11 +95,12 @@ def _legacy_encoding(path: Path, offset: int, line: int, bad_offset: int, bad: i
     return best.encoding
 
 
-def _text_lines(path: Path, size: int, progress: Progress | None) -> Iterator[tuple[int, str]]:
-    """(1-based line number, text without line ending) of a text file, decoded line by line.
+def _decoded_lines(path: Path, size: int, progress: Progress | None) -> Iterator[tuple[int, str]]:
+    """(1-based line number, text without line ending) of a text file.
 
-    Each line is tried as UTF-8 first, then as the file's legacy encoding (guessed once), so a
-    file concatenated from UTF-8 and cp1252 exports decodes correctly."""
+    UTF-16 (with a BOM) is decoded as a whole; otherwise each line is tried as UTF-8 first, then
+    as the file's legacy encoding (guessed once), so a file concatenated from UTF-8 and cp1252
+    exports decodes correctly. NUL bytes are refused here (with their byte offset) outside UTF-16."""
     name = str(path)
     with open(path, "rb") as f:
         head = f.read(2)
@@ -113,8 +113,8 @@ def _text_lines(path: Path, size: int, progress: Progress | None) -> Iterator[tu
                 if progress and n % 10000 == 0:
                     progress(min(raw.tell(), size), size)
                 yield n, line.rstrip("\r\n")
-        except UnicodeDecodeError as e:
-            raise ImportFormatError(name, f"not valid UTF-16 ({e.reason}) after this line", line=n) from e
+        except UnicodeError as e:
+            raise ImportFormatError(name, f"not valid UTF-16 ({getattr(e, 'reason', e)}) after this line", line=n) from e
         finally:
             text.close()
         if progress:
@@ -143,17 +143,29 @@ def _text_lines(path: Path, size: int, progress: Progress | None) -> Iterator[tu
                     raise ImportFormatError(
                         name, f"cannot decode byte 0x{body[start + e2.start]:02x} at byte offset "
                               f"{offset + start + e2.start} as UTF-8 or {legacy}; save the file as UTF-8", line=n) from e2
-            if text.startswith("\ufeff"):  # a BOM left inside concatenated exports
-                text = text[1:]
-            # stray control characters (pasted from PDFs, e.g. '\x01') are read as spaces;
-            # binary files are caught above (NUL bytes) and by _binary_kind
-            yield n, _CONTROL.sub(" ", text.replace("\x1a", ""))
+            yield n, text
             offset += len(raw_line)
             if progress and offset >= next_report:
                 progress(offset, size)
                 next_report += _PROGRESS_STEP
     if progress:
         progress(size, size)
+
+
+def _text_lines(path: Path, size: int, progress: Progress | None) -> Iterator[tuple[int, str]]:
+    """(1-based line number, text without line ending) of a text file, whatever its encoding.
+
+    Refuses NUL characters (a file cut and padded, or not text); drops byte-order marks left
+    inside concatenated exports and the DOS end-of-file character (0x1A). Other control
+    characters are kept here and removed from the records (`clean_record`), for every format."""
+    for n, text in _decoded_lines(path, size, progress):
+        if "\x00" in text:  # UTF-16 (the other encodings are checked byte by byte)
+            raise ImportFormatError(
+                str(path), "binary data (NUL characters): the file looks truncated or corrupted; "
+                           "export or download it again", line=n)
+        if text.startswith("\ufeff"):  # a BOM left inside concatenated exports
+            text = text[1:]
+        yield n, text.replace("\x1a", "")
 
 
 def _detect(first_lines: list[str]) -> str:
@@ -174,6 +186,8 @@ def read_file(path: str | Path, progress: Progress | None = None,
     """(format, records) of a search export: 'ris', 'medline', 'csv', 'tsv' or 'xlsx'.
 
     `progress(bytes_done, bytes_total)` is called about every MB and once at the end.
+    Every record's text is cleaned of control characters (`record.clean_text`: tab and newline
+    kept, CR LF as LF, any other C0/C1 control as a space), whatever the format.
     Raises ImportFormatError naming the file, the line (or record) and the problem; a record with
     neither title nor abstract is an error (reviewers must fix or drop it knowingly) unless
     `allow_empty` (labelled benchmark datasets keep such records, as ASReview does)."""
@@ -212,6 +226,8 @@ def read_file(path: str | Path, progress: Progress | None = None,
                 records = parse_delimited(rest, name, "\t" if fmt == "tsv" else sniff_delimiter(first[0]))
         if not records:
             raise ImportFormatError(name, "no records found")
+        # the one place every record passes: no control character reaches a project or a terminal
+        records = [clean_record(r) for r in records]
         bad = [] if allow_empty else [r for r in records if not (r.title.strip() or r.abstract.strip())]
         if bad:
             r = bad[0]

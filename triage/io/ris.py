@@ -12,6 +12,7 @@ tag continues the previous tag's value; `TY` opens and `ER` closes a record.
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Iterable, Iterator
 from urllib.parse import unquote
@@ -21,7 +22,10 @@ from triage.io.record import LABELS, Record
 
 TAG_LINE = re.compile(r"^([A-Z][A-Z0-9]) {1,3}-(?:[ \t]+(.*?))?\s*$")
 
-_DOI = re.compile(r"10\.\d{4,9}/[^\s\"<>]+")
+_DOI = re.compile(r"10\.\d{4,9}/[^\s\"]+")
+# '<' starting an HTML/XML tag ('</a>', '<br>', '<!--') ends a DOI; any other '<' is part of it:
+# old Wiley SICI DOIs such as 10.1002/1097-4679(198901)45:1<76::aid-jclp2270450111>3.0.co;2-h
+_DOI_END_TAG = re.compile(r"<[/!?A-Za-z]")
 _PMID_TEXT = re.compile(r"\bPMID:?\s*(\d{1,9})\b|pubmed(?:\.ncbi\.nlm\.nih\.gov/|/)(\d{1,9})", re.I)
 _YEAR = re.compile(r"(?<!\d)(1[6-9]\d\d|20\d\d)(?!\d)")
 _ASREVIEW = re.compile(r"ASReview_(relevant|irrelevant|not_seen)\b")
@@ -57,17 +61,26 @@ def parse_year(text: str) -> int | None:
 
 
 def find_doi(text: str) -> str:
-    """The first DOI in free text or a URL ('https://doi.org/10...', 'DOI 10...'), or ''."""
+    """The first DOI in free text or a URL ('https://doi.org/10...', 'DOI 10...'), or ''.
+
+    SICI DOIs keep their '<...>' part; a DOI inside '<...>' or followed by an HTML tag loses
+    the brackets and tag."""
     text = unquote(text or "")
+    if "&" in text:  # '&lt;' in HTML-escaped exports
+        text = html.unescape(text)
     m = _DOI.search(text)
     if not m:
         return ""
     doi = m.group(0)
+    tag = _DOI_END_TAG.search(doi)
+    if tag:
+        doi = doi[:tag.start()]
     if "://" in text or "?" in doi:  # inside a URL: query string and fragment are not part of it
         doi = re.split(r"[&?#]", doi)[0]
     doi = doi.rstrip(".,;:'")
-    while doi.endswith((")", "]")) and doi.count(doi[-1]) > doi.count("(" if doi[-1] == ")" else "["):
-        doi = doi[:-1]
+    closing = {")": "(", "]": "[", ">": "<"}
+    while doi.endswith(tuple(closing)) and doi.count(doi[-1]) > doi.count(closing[doi[-1]]):
+        doi = doi[:-1].rstrip(".,;:'")
     return doi
 
 
@@ -129,15 +142,40 @@ def add_field(fields: dict, tag: str, value: str) -> None:
 _TRIAGE = re.compile(r"^triage(?: (note|reason))?:\s*(.*)$")
 
 
+def set_last(fields: dict, tag: str, value: str) -> None:
+    """Replace the latest value stored for `tag` (see `add_field`)."""
+    if isinstance(fields[tag], list):
+        fields[tag][-1] = value
+    else:
+        fields[tag] = value
+
+
+def last(fields: dict, tag: str) -> str:
+    """The latest value stored for `tag` (see `add_field`)."""
+    v = fields[tag]
+    return v[-1] if isinstance(v, list) else v
+
+
 def iter_tagged(lines: Iterable[tuple[int, str]], path: str) -> Iterator[tuple[dict, int, bool]]:
-    """(fields, start line, cut off by the end of the file without ER) for each record of a RIS file; `lines` are (line number, text)."""
+    """(fields, start line, cut off by the end of the file without ER) for each record of a RIS file; `lines` are (line number, text).
+
+    Continuation lines are collected and joined once per value (linear in the value's length)."""
     fields: dict | None = None
     start = 0
     last_tag = None
+    more: list[str] = []  # continuation lines of last_tag's latest value
+
+    def flush() -> None:
+        if more:
+            set_last(fields, last_tag, " ".join([v for v in [last(fields, last_tag)] if v] + more))
+            more.clear()
+
     for n, text in lines:
         m = TAG_LINE.match(text)
         if m:
             tag, value = m.group(1), (m.group(2) or "")
+            if fields is not None:
+                flush()
             if tag == "TY":
                 if fields is not None:  # a new record before ER: close the previous one
                     yield fields, start, False  # ER missing mid-file: tolerated
@@ -155,14 +193,10 @@ def iter_tagged(lines: Iterable[tuple[int, str]], path: str) -> Iterator[tuple[d
             last_tag = tag
         elif text.strip() and fields is not None and last_tag is not None:
             # continuation of the previous tag's value (wrapped abstracts, Ovid/EndNote)
-            old = fields[last_tag]
-            extra = text.strip()
-            if isinstance(old, list):
-                old[-1] = f"{old[-1]} {extra}" if old[-1] else extra
-            else:
-                fields[last_tag] = f"{old} {extra}" if old else extra
+            more.append(text.strip())
         # blank lines, and text before the first TY (publisher preambles), are skipped
     if fields is not None:
+        flush()
         yield fields, start, True
 
 

@@ -36,3 +36,19 @@ def test_tag_before_first_pmid_is_an_error():
 def test_garbled_line_is_an_error():
     with pytest.raises(ImportFormatError, match="line 2: not a MEDLINE tag line"):
         parse_medline([(1, "PMID- 1"), (2, "this is not a tag")], "x.nbib")
+
+
+def test_long_wrapped_medline_field_joins_in_linear_time(watchdog):
+    """A 3.4 MB abstract wrapped over 40,000 lines took minutes (each line copied the value so far)."""
+    lines = [(1, "PMID- 1"), (2, "TI  - A title"), (3, "AB  - start")]
+    lines += [(i + 4, "      " + "word " * 16) for i in range(40_000)] + [(40_004, "FAU - Smith, J")]
+    with watchdog(30):
+        recs = parse_medline(lines, "x.nbib")
+    assert len(recs[0].abstract) == len("start") + 40_000 * len(" word" * 16)
+    assert recs[0].authors == ["Smith, J"]
+
+
+def test_medline_continuation_of_repeated_tags():
+    text = "PMID- 1\nTI  - A\n      title\nOT  - one\n      two\nOT  - three\n\nPMID- 2\nTI  - B\n"
+    recs = parse_medline(list(enumerate(text.splitlines(), start=1)), "x.nbib")
+    assert recs[0].title == "A title" and recs[0].keywords == ["one two", "three"] and recs[1].title == "B"

@@ -147,3 +147,69 @@ def test_records_without_text_are_an_error_unless_allowed(tmp_path):
         read_file(f)
     _, recs = read_file(f, allow_empty=True)
     assert [r.label for r in recs] == ["include", "exclude"]
+
+
+# --- control characters (issue #10 item 5): every reader cleans them the same way -------------
+
+HOSTILE = "Peer support \x1b]0;PWNED\x07\x1b[2J in \x9b31mrecovery\x7f"
+CLEANED = "Peer support  ]0;PWNED  [2J in  31mrecovery"  # each control character -> one space
+
+
+def _strings(rec):
+    """Every string a record carries, attributes and `fields` keys and values."""
+    out = [rec.title, rec.abstract, rec.journal, rec.doi, rec.pmid, rec.note, *rec.authors, *rec.keywords]
+    for k, v in rec.fields.items():
+        out += [k] + (v if isinstance(v, list) else [v] if isinstance(v, str) else [])
+    return out
+
+
+def _hostile_file(tmp_path, kind):
+    from openpyxl import Workbook
+
+    p = tmp_path / f"hostile.{kind}"
+    if kind == "xlsx":  # XML 1.0 cannot hold C0 controls but holds C1 ones, CR and DEL
+        title = "Peer support \x9b2J in \x9b31mrecovery\x7f\r\nsecond line"
+        wb = Workbook()
+        wb.active.append(["Title\x85", "Abstract"])
+        wb.active.append([title, "An \x90abstract"])
+        wb.save(p)
+        return p
+    rows = {
+        "csv": f"title,abstract,notes\n\"{HOSTILE}\",An\x01abstract,x\x1b[8m\n",
+        "tsv-utf16": f"title\tabstract\n{HOSTILE}\tAn\x01abstract\n",
+        "ris": f"TY  - JOUR\nTI  - {HOSTILE}\nAB  - An\x01abstract\nAU  - Smith\x1b[2J, J\nER  - \n",
+        "nbib": f"PMID- 1\nTI  - {HOSTILE}\nAB  - An\x01abstract\n      \x9bmore\n",
+    }
+    text = rows[kind]
+    p.write_bytes(text.encode("utf-16") if kind == "tsv-utf16" else text.encode("utf-8"))
+    return p
+
+
+@pytest.mark.parametrize("kind", ["csv", "tsv-utf16", "ris", "nbib", "xlsx"])
+def test_every_reader_removes_control_characters(tmp_path, kind):
+    import unicodedata
+
+    _, recs = read_file(_hostile_file(tmp_path, kind))
+    for s in _strings(recs[0]):
+        bad = [c for c in s if unicodedata.category(c) == "Cc" and c not in "\t\n"]
+        assert not bad, (kind, s)
+    if kind == "xlsx":
+        assert recs[0].title == "Peer support  2J in  31mrecovery \nsecond line"  # CR LF -> LF
+        assert list(recs[0].fields) == ["Title", "Abstract"]  # header cells cleaned too
+    else:
+        assert recs[0].title == CLEANED and recs[0].abstract.startswith("An abstract")
+
+
+def test_nul_characters_in_utf16_are_refused_like_nul_bytes(tmp_path):
+    p = tmp_path / "nul.tsv"
+    p.write_bytes("title\tabstract\nA title\tab\x00c\n".encode("utf-16"))
+    with pytest.raises(ImportFormatError, match=r"nul.tsv, line 2: binary data \(NUL characters\)"):
+        read_file(p)
+
+
+def test_clean_text_rules():
+    from triage.io.record import clean_text
+
+    assert clean_text("a\tb\nc\r\nd\re\x00f\x1bg\x85h\x9fi\x7fj") == "a\tb\nc\nd\ne f g h i j"
+    assert clean_text(clean_text("x\x1b\r\ny")) == clean_text("x\x1b\r\ny")  # idempotent
+    assert clean_text("ünïcödé — “quotes” \u00a0") == "ünïcödé — “quotes” \u00a0"  # printable text untouched

@@ -135,3 +135,39 @@ def test_parse_year(text, year):
 ])
 def test_find_doi(text, doi):
     assert find_doi(text) == doi
+
+
+def test_wiley_sici_dois_are_kept_whole_and_match_the_csv_export(exports):
+    """SICI DOIs hold '<' and '>' (issue #13 item 7): cut at '<', they no longer de-duplicate."""
+    from triage.io.dedup import normalise_doi
+
+    ris = read_file(exports / "wiley_sici.ris")[1]
+    csv = read_file(exports / "wiley_sici.csv")[1]
+    assert [r.doi for r in ris] == ["10.1002/1097-4679(198901)45:1<76::aid-jclp2270450111>3.0.co;2-h",  # DO
+                                    "10.1002/(SICI)1097-4679(199712)53:8<809::AID-JCLP4>3.0.CO;2-A"]  # UR, %3C %3E
+    assert [normalise_doi(r.doi) for r in ris] == [normalise_doi(r.doi) for r in csv]
+
+
+@pytest.mark.parametrize("text,doi", [
+    ("<10.1000/xyz>", "10.1000/xyz"),
+    ('<a href="https://doi.org/10.1000/x">10.1000/x</a>', "10.1000/x"),
+    ("doi 10.1000/x<br>", "10.1000/x"),
+    ("10.1002/x&lt;1::aid&gt;3.0.co;2-h", "10.1002/x<1::aid>3.0.co;2-h"),
+])
+def test_find_doi_angle_brackets_around_a_doi_are_not_part_of_it(text, doi):
+    assert find_doi(text) == doi
+
+
+def test_long_wrapped_ris_field_joins_in_linear_time(watchdog):
+    """A 3.4 MB abstract wrapped over 40,000 lines took minutes (each line copied the value so far)."""
+    lines_ = [(1, "TY  - JOUR"), (2, "TI  - A title"), (3, "AB  - start")]
+    lines_ += [(i + 4, "   " + "word " * 16) for i in range(40_000)] + [(40_004, "ER  - ")]
+    with watchdog(30):
+        recs = parse_ris(lines_, "x.ris")
+    assert len(recs[0].abstract) == len("start") + 40_000 * len(" word" * 16)
+    assert recs[0].abstract.startswith("start word word") and recs[0].abstract.endswith("word word")
+
+
+def test_continuation_joining_keeps_its_rules():
+    recs = parse_ris(lines("TY  - JOUR\nTI  -\n  wrapped\n  title\nKW  - a\n b\nKW  - c\nER  - \n"))
+    assert recs[0].title == "wrapped title" and recs[0].fields["KW"] == ["a b", "c"]
