@@ -39,6 +39,9 @@ class Preset:
     querier: Spec
     batch_size: int = 1
     batch_growth: float = 0.0  # batch = max(batch_size, floor(batch_growth * labelled so far))
+    #: Random pool records trained as irrelevant in every round (AutoTAR's pseudo-negatives,
+    #: Cormack & Grossman 2015): at ~1-5 % prevalence almost all of them are irrelevant.
+    pseudo_negatives: int = 0
 
     def batch_for(self, n_labelled: int) -> int:
         """Records to label before the next retrain (fixed, or growing with the history)."""
@@ -48,7 +51,8 @@ class Preset:
         """Everything that determines a ranking, as plain JSON-able data (stored with each round)."""
         return {"name": self.name, "features": _plain(self.features), "classifier": self.classifier.table(),
                 "balance": self.balance.table(), "querier": self.querier.table(), "batch_size": self.batch_size,
-                "batch_growth": self.batch_growth}
+                "batch_growth": self.batch_growth} | (
+                    {"pseudo_negatives": self.pseudo_negatives} if self.pseudo_negatives else {})
 
 
 
@@ -85,10 +89,13 @@ def _spec(kind: str, table, origin: str, default: str | None = None) -> Spec:
 def parse_preset(name: str, data: dict, origin: str) -> Preset:
     from triage.features.matrix import check_features
 
-    unknown = set(data) - {"description", "batch_size", "batch_growth", *_TABLES}
+    top = ["description", "batch_size", "batch_growth", "pseudo_negatives", *_TABLES]
+    unknown = set(data) - set(top)
     if unknown:
-        raise PresetError(f"{origin}: unknown key(s) {sorted(unknown)}; valid keys: "
-                          f"{', '.join(['description', 'batch_size', 'batch_growth', *_TABLES])}")
+        raise PresetError(f"{origin}: unknown key(s) {sorted(unknown)}; valid keys: {', '.join(top)}")
+    pseudo = data.get("pseudo_negatives", 0)
+    if not isinstance(pseudo, int) or isinstance(pseudo, bool) or pseudo < 0:
+        raise PresetError(f"{origin}: pseudo_negatives must be a whole number >= 0, not {pseudo!r}")
     if not data.get("features"):
         raise PresetError(f"{origin}: [features] needs 'tfidf' and/or 'embedding'")
     try:
@@ -104,7 +111,7 @@ def parse_preset(name: str, data: dict, origin: str) -> Preset:
     return Preset(name, str(data.get("description", "")), MappingProxyType(features),
                   _spec("classifier", data.get("classifier"), origin),
                   _spec("balance", data.get("balance"), origin, default="none"),
-                  _spec("querier", data.get("querier"), origin), batch, float(growth))
+                  _spec("querier", data.get("querier"), origin), batch, float(growth), pseudo)
 
 
 def load_preset(name_or_path: str | None = None) -> Preset:

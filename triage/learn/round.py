@@ -49,7 +49,9 @@ def run_round(X, history: History, preset: Preset, rng: np.random.Generator,
     `question_row`: features (1, d) of the review question, trained as one more relevant record in
     every round: the topic statement as a synthetic relevant document (Cormack & Grossman 2015,
     AutoTAR, arXiv:1504.06868). The classifier can then start from the first exclusion, and a
-    single odd include (a title without abstract) does not steer the ranking on its own."""
+    single odd include (a title without abstract) does not steer the ranking on its own.
+    `preset.pseudo_negatives` > 0: that many random pool records also train as irrelevant
+    (AutoTAR; drawn from `rng`), and stay in the pool to be ranked."""
     t0 = time.perf_counter()
     n = X.shape[0]
     if history.n_records != n:
@@ -65,6 +67,9 @@ def run_round(X, history: History, preset: Preset, rng: np.random.Generator,
     if len(np.unique(y)) == 2:
         clf = make_classifier(preset.classifier, random_state=int(rng.integers(2**31 - 1)))
         X_train = X[labelled] if question_row is None else stack_rows(X[labelled], question_row)
+        if preset.pseudo_negatives and len(pool):
+            fake = rng.choice(pool, size=min(preset.pseudo_negatives, len(pool)), replace=False)
+            X_train, y = stack_rows(X_train, X[np.sort(fake)]), np.append(y, np.zeros(len(fake), np.int8))
         clf.fit(X_train, y, sample_weight=sample_weights(y, preset.balance))
         if len(pool):
             # scoring every row is cheaper than slicing the pool out of a sparse matrix

@@ -123,3 +123,18 @@ def test_question_anchor_trains_from_the_first_exclusion_and_pulls_its_topic_up(
     # dense features (embedding-only presets) take the question_row too
     dense = run_round(X.toarray(), h, load_preset("tfidf_lr"), round_rng(0, 0), question_row=question_row.toarray())
     assert gold[dense.ranking[:10]].all()
+
+
+def test_pseudo_negatives_train_as_irrelevant_and_stay_in_the_pool():
+    from dataclasses import replace
+
+    X, gold = _corpus(200, seed=4)
+    h = _priors(gold, len(gold))
+    p = load_preset("elas_u4")
+    plain = run_round(X, h, p, round_rng(3, 1))
+    auto = run_round(X, h, replace(p, pseudo_negatives=50), round_rng(3, 1))
+    assert sorted(auto.ranking) == sorted(plain.ranking)  # same pool: pseudo-negatives are not labelled
+    assert not np.allclose(auto.scores[auto.ranking], plain.scores[auto.ranking])  # but they trained
+    again = run_round(X, h, replace(p, pseudo_negatives=50), round_rng(3, 1))
+    assert np.array_equal(again.ranking, auto.ranking)  # drawn from the round's generator
+    assert replace(p, pseudo_negatives=50).params()["pseudo_negatives"] == 50 and "pseudo_negatives" not in p.params()
