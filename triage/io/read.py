@@ -56,10 +56,14 @@ def _binary_kind(path: Path, head: bytes) -> str | None:
     if head.startswith(b"PK\x03\x04"):
         try:
             with zipfile.ZipFile(path) as z:
-                if "xl/workbook.xml" in z.namelist():
-                    return "xlsx"
-        except zipfile.BadZipFile:
-            pass
+                names = z.namelist()
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
+            if path.suffix.lower() == ".xlsx":
+                raise ImportFormatError(name, f"not a readable Excel .xlsx workbook: damaged zip archive ({e}); "
+                                              "download or save it again, or save the sheet as CSV") from e
+            raise ImportFormatError(name, "binary file: a damaged zip archive, not a search export") from e
+        if "xl/workbook.xml" in names:
+            return "xlsx"
         raise ImportFormatError(name, "binary file: a zip archive, not a search export (unzip it and import the files inside)")
     for magic, what in _MAGIC:
         if head.startswith(magic):

@@ -11,7 +11,8 @@ from triage.history import LABELS  # noqa: F401  (re-exported: readers check lab
 
 @dataclass
 class Record:
-    """One citation. `fields` keeps every original tag/column verbatim (lists for repeated tags).
+    """One citation. `fields` keeps every original tag/column (lists for repeated tags; for
+    spreadsheets, the non-empty cells), verbatim except for control characters (`clean_record`).
 
     `position` is the 1-based record number in its file and `line` the 1-based line where it
     starts (None for spreadsheets, where `position` is the data row). `label` is a prior label

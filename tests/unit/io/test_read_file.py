@@ -213,3 +213,17 @@ def test_clean_text_rules():
     assert clean_text("a\tb\nc\r\nd\re\x00f\x1bg\x85h\x9fi\x7fj") == "a\tb\nc\nd\ne f g h i j"
     assert clean_text(clean_text("x\x1b\r\ny")) == clean_text("x\x1b\r\ny")  # idempotent
     assert clean_text("ünïcödé — “quotes” \u00a0") == "ünïcödé — “quotes” \u00a0"  # printable text untouched
+
+
+def test_damaged_zip_is_named_as_such(tmp_path):
+    from openpyxl import Workbook
+
+    p = tmp_path / "export.xlsx"
+    Workbook().save(p)
+    p.write_bytes(p.read_bytes()[:-30])  # the end of the zip directory is cut off
+    with pytest.raises(ImportFormatError, match=r"export.xlsx: not a readable Excel .xlsx workbook: damaged zip archive"):
+        read_file(p)
+    q = tmp_path / "export.zip"
+    q.write_bytes(p.read_bytes())
+    with pytest.raises(ImportFormatError, match=r"export.zip: binary file: a damaged zip archive"):
+        read_file(q)
