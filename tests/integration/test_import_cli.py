@@ -193,3 +193,18 @@ def test_a_project_without_records_says_so_instead_of_you_may_stop(project):
         assert r.exit_code == 2 and "has no records yet: import your search exports first" in r.output
     report = run("report", project)
     assert report.exit_code == 0 and "No records yet" in report.output and "You may stop" not in report.output
+
+
+def test_an_error_naming_a_file_never_passes_terminal_escape_codes_on(tmp_path):
+    """A file name (or quoted cell) in an error message is printed without control characters."""
+    from click.testing import CliRunner
+
+    from triage.cli.main import cli
+
+    proj = tmp_path / "p"
+    assert CliRunner().invoke(cli, ["init", str(proj)]).exit_code == 0
+    bad = tmp_path / "x\x1b]0;PWNED\x07\x1b[2J.ris"
+    bad.write_bytes(b"")
+    r = CliRunner().invoke(cli, ["import", str(proj), str(bad)])
+    assert r.exit_code == 2 and "empty file" in r.output
+    assert "\x1b" not in r.output and "\x07" not in r.output

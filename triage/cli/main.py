@@ -11,6 +11,7 @@ import click
 
 from triage import __version__
 from triage.errors import TriageError
+from triage.io.record import clean_text
 
 
 class _Group(click.Group):
@@ -20,7 +21,8 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except TriageError as e:
-            click.echo(f"Error: {e}", err=True)
+            # a file name or cell quoted in the message may hold terminal escape codes: never pass them on
+            click.echo(f"Error: {clean_text(str(e))}", err=True)
             sys.exit(2)
 
 
