@@ -1,11 +1,16 @@
-"""Embedding throughput (records/s) on real benchmark abstracts, CPU only.
+"""Embedding throughput (records/s) and fidelity of each embedder option, CPU only.
 
-Configurations: sentence-transformers' own encode (fp32, batch 32); unsorted batches (input
-order); SentenceTransformerEmbedder (length-sorted) at batch sizes 16/32/64/128; torch threads
-1 vs 2; bf16 (with mean/min cosine to fp32); the model2vec static embedder. Timings exclude
-model loading (one warm-up batch first); configurations run in interleaved rounds. Writes a markdown table to --out.
+Every option embeds the same N title+abstract records (drawn with default_rng(seed) from all
+benchmark CSVs); fidelity is the cosine of each record's vector to the reference, MiniLM fp32
+torch at 256 word pieces (today's vectors), reported as mean and min. Options: torch fp32/bf16,
+ONNX Runtime fp32/int8 (dynamic, per channel), maximum length 256 vs 128 word pieces, 1 vs 2
+threads. Besides records/s (wall time) it reports records per CPU-second (process CPU time of
+all threads), the cost of an option, robust to other jobs on the machine. Timings exclude model loading and the one-off ONNX export (one warm-up batch first).
+Options run in rounds; `--repeat-best 2` then re-runs the two fastest options meeting the
+cosine bar, interleaved, so a change in machine load hits both alike. `uptime` is printed
+before and after each option (other jobs may share the CPU) and goes into the report.
 
-    python benchmarks/embed_throughput.py --data-dir /work/shared/data/benchmarks --n 500 \
+    python benchmarks/embed_throughput.py --data-dir DATA_DIR --n 200 --repeat-best 2 \\
         --out benchmarks/results/features.md
 """
 
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,7 +30,10 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from warm_cache import dataset_texts  # noqa: E402
 
-from triage.features.embed import SentenceTransformerEmbedder, make_embedder  # noqa: E402
+from triage.features.embed import (OnnxEmbedder, SentenceTransformerEmbedder, cpu_flags,  # noqa: E402
+                                   native_bf16, resolve_precision, torch_cpu_capability)
+
+COSINE_BAR = 0.99
 
 
 def sample_texts(data_dir: Path, n: int, seed: int = 0) -> list[str]:
@@ -34,91 +43,128 @@ def sample_texts(data_dir: Path, n: int, seed: int = 0) -> list[str]:
     return [texts[i] for i in rng.choice(len(texts), size=n, replace=False)]
 
 
-def timed(fn, texts: list[str]) -> tuple[float, np.ndarray]:
-    fn(texts[:8])  # warm-up
-    t = time.perf_counter()
-    x = fn(texts)
-    return len(texts) / (time.perf_counter() - t), x
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def load1() -> float:
+    return os.getloadavg()[0]
+
+
+def options() -> list[tuple[str, callable]]:
+    """(name, factory) of every option; the factory builds the embedder (exporting once)."""
+    def torch_(precision, length, threads):
+        return lambda: SentenceTransformerEmbedder(precision=precision, max_length=length, threads=threads)
+
+    def onnx_(quantize, length, threads):
+        return lambda: OnnxEmbedder(quantize=quantize, max_length=length, threads=threads)
+
+    return [
+        ("torch fp32, len 256, 2 threads (reference)", torch_("fp32", 256, 2)),
+        ("torch bf16, len 256, 2 threads", torch_("bf16", 256, 2)),
+        ("torch fp32, len 128, 2 threads", torch_("fp32", 128, 2)),
+        ("onnx fp32, len 256, 2 threads", onnx_(False, 256, 2)),
+        ("onnx int8, len 256, 2 threads", onnx_(True, 256, 2)),
+        ("onnx int8, len 256, 1 thread", onnx_(True, 256, 1)),
+        ("onnx int8, len 128, 2 threads", onnx_(True, 128, 2)),
+        ("torch fp32, len 256, 1 thread", torch_("fp32", 256, 1)),
+        ("onnx fp32, len 256, 1 thread", onnx_(False, 256, 1)),
+        ("onnx int8, len 128, 1 thread", onnx_(True, 128, 1)),
+    ]
+
+
+def run_option(embedder, texts: list[str]) -> tuple[float, np.ndarray, float, float]:
+    """(records/s, vectors, 1-min load average, records per CPU-second) for one pass over `texts`.
+
+    Records per CPU-second (process CPU time, all threads) is what an option costs, and it is far
+    less sensitive than wall time to other jobs on the machine; with 1 thread it equals records/s
+    on one idle core."""
+    import torch
+    if getattr(embedder, "threads", None):
+        torch.set_num_threads(int(embedder.threads))
+    embedder.embed(texts[:8])  # warm-up (loads the model)
+    t, c = time.perf_counter(), time.process_time()
+    x = embedder.embed(texts)
+    rate = len(texts) / (time.perf_counter() - t)
+    return rate, x, load1(), len(texts) / (time.process_time() - c)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, required=True)
-    ap.add_argument("--n", type=int, default=500)
+    ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", default="", help="comma-separated option numbers (0 = reference, always run)")
+    ap.add_argument("--repeat-best", type=int, default=2, help="re-run the K fastest options meeting the bar")
     ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--repeats", type=int, default=2, help="rounds over all configurations")
-    ap.add_argument("--note", default="", help="free text added to the report (e.g. machine load)")
+    ap.add_argument("--note", default="", help="free text added to the report")
     args = ap.parse_args(argv)
 
     import torch
-    texts = sample_texts(args.data_dir, args.n)
+    texts = sample_texts(args.data_dir, args.n, args.seed)
     lengths = np.array([len(t) for t in texts])
-
-    fp32 = SentenceTransformerEmbedder(batch_size=32)
-    st = fp32._load()
-    bf16 = SentenceTransformerEmbedder(precision="bf16", batch_size=32)
-    static = make_embedder("model2vec")
-
-    def sorted_at(emb, bs):
-        def run(ts):
-            emb.batch_size = bs
-            return emb.embed(ts)
-        return run
-
-    def unsorted(ts):
-        return np.concatenate([st.encode(ts[i:i + 32], batch_size=32) for i in range(0, len(ts), 32)])
-
-    # (name, torch threads, function); run in rounds, rotating the order, so that changes in
-    # machine load hit every configuration alike. The median over rounds is reported.
-    configs = [("fp32, SentenceTransformer.encode (sorts internally), batch 32", 2,
-                lambda ts: st.encode(ts, batch_size=32)),
-               ("fp32, unsorted batches of 32", 2, unsorted)]
-    configs += [(f"fp32, length-sorted, batch {bs}", 2, sorted_at(fp32, bs)) for bs in (16, 32, 64, 128)]
-    configs += [("fp32, length-sorted, batch 32", 1, sorted_at(fp32, 32)),
-                ("bf16, length-sorted, batch 32", 2, sorted_at(bf16, 32)),
-                ("bf16, length-sorted, batch 64", 2, sorted_at(bf16, 64)),
-                (f"model2vec static ({static.dim} dims)", 2, static.embed)]
-    rates: dict[int, list[float]] = {i: [] for i in range(len(configs))}
-    outputs: dict[int, np.ndarray] = {}
-    for r in range(args.repeats):
-        for k in range(len(configs)):
-            i = (k + r * 3) % len(configs)
-            name, threads, fn = configs[i]
-            torch.set_num_threads(threads)
-            rate, outputs[i] = timed(fn, texts)
+    opts = options()
+    chosen = sorted({0} | {int(i) for i in args.only.split(",") if i.strip()}) if args.only else range(len(opts))
+    print(f"start: {uptime()}", flush=True)
+    embedders, rates, loads, vecs, cpu = {}, {}, {}, {}, {}
+    for i in chosen:
+        name, make = opts[i]
+        embedders[i] = make()
+        rate, vecs[i], load, per_cpu = run_option(embedders[i], texts)
+        rates[i], loads[i], cpu[i] = [rate], [load], [per_cpu]
+        print(f"{name:45s} {rate:7.1f} rec/s  {per_cpu:7.1f} rec/CPU-s  load {load:.1f}  ({uptime()})", flush=True)
+    ref = vecs[0]
+    cos = {i: np.sum(vecs[i] * ref, axis=1) for i in vecs}
+    passing = sorted((i for i in vecs if i != 0 and cos[i].mean() >= COSINE_BAR), key=lambda i: -cpu[i][0])
+    best = passing[: args.repeat_best]
+    for r in range(2 if best else 0):  # two interleaved repeats of the best options + the reference
+        for i in ([0] + best) if r % 2 == 0 else (best[::-1] + [0]):
+            rate, _, load, per_cpu = run_option(embedders[i], texts)
             rates[i].append(rate)
-            print(f"round {r}: {name:55s} threads={threads} {rate:8.1f} rec/s", flush=True)
-    torch.set_num_threads(2)
-    ref = outputs[3]  # fp32 sorted batch 32
-    rows: list[tuple[str, int, float, str]] = []
-    for i, (name, threads, _) in enumerate(configs):
-        extra = " / ".join(f"{v:.1f}" for v in rates[i])
-        if name.startswith("bf16"):
-            cos = np.sum(outputs[i] * ref, axis=1)
-            extra += f"; cosine to fp32 mean {cos.mean():.4f}, min {cos.min():.4f}"
-        rows.append((name, threads, float(np.median(rates[i])), extra))
+            loads[i].append(load)
+            cpu[i].append(per_cpu)
+            print(f"repeat {r}: {opts[i][0]:45s} {rate:7.1f} rec/s  {per_cpu:7.1f} rec/CPU-s  load {load:.1f}",
+                  flush=True)
+    print(f"end: {uptime()}", flush=True)
+
+    rows = []
+    for i in vecs:
+        med = float(np.median(rates[i]))
+        med_cpu = float(np.median(cpu[i]))
+        rows.append((opts[i][0], embedders[i].model_id, med, med_cpu, med_cpu / float(np.median(cpu[0])),
+                     " / ".join(f"{v:.1f}" for v in rates[i]), " / ".join(f"{v:.1f}" for v in loads[i]),
+                     cos[i].mean(), cos[i].min()))
+    for row in rows:
+        print(f"{row[0]:45s} median {row[2]:6.1f} rec/s {row[3]:6.1f} rec/CPU-s x{row[4]:.2f}  "
+              f"cos mean {row[7]:.4f} min {row[8]:.4f}")
 
     if args.out:
-        import subprocess
         cpu = subprocess.run(["sh", "-c", "lscpu | grep 'Model name' | sed 's/.*: *//'"],
                              capture_output=True, text=True).stdout.strip()
+        flags = cpu_flags()
+        bf16_flags = sorted(f for f in flags if "bf16" in f) or ["none"]
+        import onnxruntime
         lines = [
-            "# Features layer: embedding throughput",
+            "# Features layer: embedding throughput and fidelity",
             "",
-            f"Command: `python benchmarks/embed_throughput.py --data-dir {args.data_dir} --n {args.n}"
-            f" --repeats {args.repeats} --out {args.out}`  ",
-            f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; `nproc` = {os.cpu_count()}; "
-            f"CPU: {cpu}; torch {torch.__version__}; load average at end: "
-            f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}  ",
-            f"Texts: {args.n} title+abstract records sampled (seed 0) from all benchmark CSVs; "
-            f"length mean {lengths.mean():.0f} chars, median {np.median(lengths):.0f}, max {lengths.max()}. "
-            "MiniLM truncates at 256 word pieces.",
+            f"Command: `python benchmarks/embed_throughput.py --data-dir DATA_DIR --n {args.n} --seed {args.seed}"
+            f"{' --only ' + args.only if args.only else ''} --repeat-best {args.repeat_best} --out {args.out}`  ",
+            f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; `nproc` = {os.cpu_count()}; CPU: {cpu}; "
+            f"bf16 CPU flags: {', '.join(bf16_flags)}; torch {torch.__version__} (CPU capability "
+            f"{torch_cpu_capability()}); onnxruntime {onnxruntime.__version__}; native_bf16() = {native_bf16()}; "
+            f"precision 'auto' resolves to {resolve_precision('auto')!r} here.  ",
+            f"Texts: {args.n} title+abstract records drawn with default_rng({args.seed}) from all benchmark CSVs; "
+            f"length mean {lengths.mean():.0f} chars, median {np.median(lengths):.0f}, max {lengths.max()}.  ",
+            f"Load (`uptime`, other jobs share the 2 cores): {uptime()}",
             "",
         ]
         if args.note:
             lines += [args.note, ""]
-        lines += ["| configuration | torch threads | records/s (median) | per round; notes |", "|---|---|---|---|"]
-        lines += [f"| {n} | {t} | {r:.1f} | {e} |" for n, t, r, e in rows]
+        lines += ["| option | model id | records/s (median) | records per CPU-second (median) "
+                  "| x reference (per CPU-second) | records/s per run | load average (1 min) per run "
+                  "| cosine to reference mean | min |", "|---|---|---:|---:|---:|---|---|---:|---:|"]
+        lines += [f"| {n} | `{m}` | {r:.1f} | {c:.1f} | {x:.2f} | {p} | {lo} | {cm:.4f} | {cn:.4f} |"
+                  for n, m, r, c, x, p, lo, cm, cn in rows]
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text("\n".join(lines) + "\n")
     return 0

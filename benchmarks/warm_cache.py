@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch/onnxruntime threads (default: theirs)")
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--chunk-size", type=int, default=2048, help="texts per cache chunk file")
+    ap.add_argument("--done-file", type=Path, default=None,
+                    help="when every dataset is cached, write the embedder's model id to this file")
     args = ap.parse_args(argv)
 
     import signal
@@ -92,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
               + (f" ({done[0] / dt:.1f}/s)" if done[0] else ""), flush=True)
     print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} done: {total_new} embedded in {time.time() - t_all:.0f} s",
           flush=True)
+    if args.done_file:
+        args.done_file.write_text(embedder.model_id + "\n")
     return 0
 
 

@@ -278,17 +278,18 @@ def onnx_available() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
-def resolve_precision(precision: str, bf16: Callable[[], bool] = native_bf16,
-                      onnx: Callable[[], bool] = onnx_available) -> str:
+def resolve_precision(precision: str, bf16: Callable[[], bool] | None = None,
+                      onnx: Callable[[], bool] | None = None) -> str:
     """The concrete precision for a preset value: "auto" -> "bf16" if the CPU has native bf16,
-    else "int8" if onnxruntime is installed, else "fp32"; other values unchanged."""
+    else "int8" if onnxruntime is installed, else "fp32"; other values unchanged.
+    bf16, onnx: the checks (default native_bf16, onnx_available; tests pass fakes)."""
     if precision not in PRECISIONS:
         raise EmbedderError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     if precision != "auto":
         return precision
-    if bf16():
+    if (bf16 or native_bf16)():
         return "bf16"
-    return "int8" if onnx() else "fp32"
+    return "int8" if (onnx or onnx_available)() else "fp32"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -453,6 +454,8 @@ class OnnxEmbedder:
                 if self.threads:
                     options.intra_op_num_threads = int(self.threads)
                 options.inter_op_num_threads = 1
+                # idle threads sleep instead of spinning: no CPU burnt for other jobs (or a reviewer)
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 try:
                     session = ort.InferenceSession(str(self.path / "model.onnx"), options,
                                                    providers=["CPUExecutionProvider"])

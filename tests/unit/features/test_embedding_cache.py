@@ -168,3 +168,13 @@ def test_kill_mid_write_leaves_no_chunk(tmp_path, monkeypatch):
     emb.seen.clear()
     cache.get(emb, TEXTS[:5], progress=False)
     assert sorted(emb.seen) == sorted(TEXTS[:5])
+
+
+def test_default_progress_prints_lines_when_stderr_is_not_a_terminal(tmp_path, capsys):
+    emb = FakeEmbedder(dim=8)
+    EmbeddingCache(tmp_path).get(emb, ["a b", "c d", "e f"])
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"embedding ({emb.model_id}): 0/3 texts (0 %)"
+    assert err[-1].startswith(f"embedding ({emb.model_id}): 3/3 texts (100 %) in ")
+    EmbeddingCache(tmp_path).get(emb, ["a b"])  # all cached: silent
+    assert capsys.readouterr().err == ""
