@@ -51,6 +51,10 @@ def status(directory: str, as_json: bool) -> None:
             ("Records", counts["records"]), ("Labelled", counts["labelled"]), ("  included", counts["included"]),
             ("  excluded", counts["excluded"]), ("  maybe", counts["maybe"]), ("Unlabelled", counts["unlabelled"]),
             ("Rounds", counts["rounds"])]
+    if counts.get("mode") == "dual":  # final labels above; the records still open between reviewers
+        rows[3:3] = [("Screened (dual, blinded)", counts["labelled"]), ("  conflicts", counts["conflicts"]),
+                     ("  awaiting 2nd reviewer", counts["awaiting_second"])]
+        del rows[6]  # "Labelled" (the screened count above)
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         click.echo(f"{k:<{width}}  {v:>7}")
@@ -82,7 +86,7 @@ def _embedding_line(e: dict) -> str:
 @click.option("--undo", is_flag=True, help="With --record: remove the record's current label.")
 @click.option("--note", default="", help="With --record: a free-text note stored with the label.")
 @click.option("--reason", default="", help="With --record: the reason (e.g. an exclusion criterion).")
-@click.option("--reviewer", default=None, help="Reviewer name (default: the OS user name).")
+@click.option("--reviewer", default=None, help="Reviewer name (default: $TRIAGE_REVIEWER, else the OS user name).")
 def label(directory: str, target: str | None, record_id: int | None, undo: bool, note: str, reason: str,
           reviewer: str | None) -> None:
     """Store labels: `label DIR --record ID LABEL`, `label DIR --record ID --undo`, or `label DIR FILE`.
@@ -119,7 +123,8 @@ def label(directory: str, target: str | None, record_id: int | None, undo: bool,
         raise LabelError("empty label (use include, exclude or maybe, or --undo)")
     with Project.open(directory) as project:
         rep = dict((d, r) for r, ds in project.duplicate_groups() for d in ds).get(record_id, record_id)
-        before = project.current_labels().get(rep)
+        dual = project.mode() == "dual"
+        before = (project.reviewer_labels(reviewer) if dual else project.current_labels()).get(rep)
         if undo and before is None:
             raise LabelError(f"record {record_id} has no label to undo")
         # The reviewer chose this record, not the ranking: origin 'prior' (a later correction of a
@@ -127,9 +132,13 @@ def label(directory: str, target: str | None, record_id: int | None, undo: bool,
         project.add_labels([(record_id, value)], reviewer=reviewer, origin="prior", note=note, reason=reason)
     where = f"record {record_id}" + (f" (stored on its group's record {rep})" if rep != record_id else "")
     if undo:
-        click.echo(f"Saved: {where} label removed (was {before}).")
+        whose = f"{reviewer}'s " if dual else ""
+        click.echo(f"Saved: {where} {whose}label removed (was {before}).")
     else:
         was = f" (was {before})" if before and before != value else (" (unchanged)" if before == value else "")
+        if dual:
+            was = f" as {reviewer}'s decision" + (f" (your earlier label: {before})" if before and before != value
+                                                 else " (unchanged)" if before == value else "")
         click.echo(f"Saved: {where} -> {value}{was}.")
 
 
@@ -139,7 +148,10 @@ def label(directory: str, target: str | None, record_id: int | None, undo: bool,
               show_default=True, help="Records to export by current label.")
 @click.option("--format", "fmt", type=click.Choice(["ris", "csv"]), default="ris", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output file (default: stdout).")
-def export(directory: str, which: str, fmt: str, out: str | None) -> None:
+@click.option("--reviewer", default=None,
+              help="Dual screening: export only this reviewer's own decisions (default: the final labels, "
+                   "resolved or agreed).")
+def export(directory: str, which: str, fmt: str, out: str | None, reviewer: str | None) -> None:
     """Export de-duplicated records with their labels as RIS or CSV."""
     from triage.io.output import refuse_protected, write_output
     from triage.io.writers import write_csv, write_ris
@@ -150,7 +162,7 @@ def export(directory: str, which: str, fmt: str, out: str | None) -> None:
     with Project.open(directory, readonly=True) as project:
         if out:
             refuse_unimported(project, out)
-        rows = export_rows(project, which)
+        rows = export_rows(project, which, reviewer)
     buf = io.StringIO(newline="")
     n = (write_csv if fmt == "csv" else write_ris)(rows, buf)
     if out:

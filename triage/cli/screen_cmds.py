@@ -51,21 +51,25 @@ def rank(directory: str, preset: str | None, as_json: bool) -> None:
 @click.option("-n", "n", default=20, show_default=True, type=click.IntRange(min=1), help="Records in the batch.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="CSV file (default: stdout).")
 @click.option("--preset", default=None, help="Model preset (default: the project's).")
-def next_batch(directory: str, n: int, out: str | None, preset: str | None) -> None:
+@click.option("--reviewer", default=None,
+              help="Whose batch (dual screening: records you have not screened yet; default: "
+                   "$TRIAGE_REVIEWER, else the OS user name).")
+def next_batch(directory: str, n: int, out: str | None, preset: str | None, reviewer: str | None) -> None:
     """The next N records to screen as CSV: record_id,title,abstract,score,label,round.
 
     Fill the label column (include / exclude / maybe, or 1 / 0, y / n; empty = not screened yet)
     and read it back with `triage label DIR FILE`. Retrains first if labels changed."""
     from triage.io.output import refuse_protected, write_output
     from triage.io.writers import table_text
-    from triage.service import next_batch
-    from triage.store.labels_io import refuse_unimported
+    from triage.service import next_batch_for
+    from triage.store.labels_io import default_reviewer, refuse_unimported
 
+    reviewer = reviewer or default_reviewer()
     with Project.open(directory) as project:
         if out:  # before ranking: never overwrite the project or a batch with labels not imported
             refuse_protected(out, directory)
             refuse_unimported(project, out)
-        batch = next_batch(project, n, preset)
+        batch = next_batch_for(project, n, reviewer, preset)
         rnd, scores = batch.round, batch.scores
         records = project.records(batch.record_ids)
     text = table_text(["record_id", "title", "abstract", "score", "label", "round"],
@@ -146,10 +150,11 @@ def _read_key() -> str:
               help="Retrain (in the background) after this many labels (default: the preset's schedule, "
                    "as in simulation: a batch of 5 % of the labels so far, at least 1).")
 @click.option("--preset", default=None, help="Model preset (default: the project's).")
-@click.option("--reviewer", default=None, help="Name stored with each label (default: OS user).")
+@click.option("--reviewer", default=None,
+              help="Name stored with each label (default: $TRIAGE_REVIEWER, else the OS user name).")
 def screen(directory: str, retrain_every: int | None, preset: str | None, reviewer: str | None) -> None:
     """Interactive screening in the terminal. Every label is saved the moment you press a key."""
-    from triage.service import current_round, round_due, summary_line
+    from triage.service import current_round, reviewer_queue, round_due, summary_line
     from triage.store.labels_io import default_reviewer
 
     reviewer = reviewer or default_reviewer()
@@ -158,21 +163,22 @@ def screen(directory: str, retrain_every: int | None, preset: str | None, review
         rnd = current_round(project, preset, batch_size=retrain_every)
         skipped: set[int] = set()
         undo_stack: list[int] = []
+        show_first = None
         while True:
             latest = project.latest_round()
             if latest is not None and latest.id != rnd.id:
                 rnd = latest  # a background round finished: switch to its ranking
             if ranker.error is not None:
                 raise ranker.error
-            labels = project.current_labels()
-            queue = [(int(i), float(s)) for i, s in zip(rnd.record_ids, rnd.scores)
-                     if int(i) not in labels and int(i) not in skipped]
+            labels = project.current_labels() if project.mode() == "single" else project.reviewer_labels(reviewer)
+            queue = [(i, s) for i, s in reviewer_queue(project, rnd, reviewer) if i not in skipped]
+            queue.sort(key=lambda q: q[0] != show_first)  # an undone record is shown again first (stable)
             if not queue:
                 click.echo("No unscreened records left in this ranking.")
                 break
             rid, score = queue[0]
-            counts = project.counts()
-            _show(project, rid, score, counts["labelled"], counts["included"] + counts["maybe"], summary_line(project))
+            screened, found = _progress(project, reviewer)
+            _show(project, rid, score, screened, found, summary_line(project) if project.mode() == "single" else "")
             key = _read_key().lower()
             try:
                 if key in _KEYS:
@@ -196,8 +202,9 @@ def screen(directory: str, retrain_every: int | None, preset: str | None, review
                                            round_id=rnd.id)
                         last = undo_stack.pop()
                         skipped.discard(last)
-                        # show it again first
-                        rnd = _put_first(rnd, last)
+                        show_first = last  # show it again first
+                        if not any(i == last for i in rnd.record_ids.tolist()):
+                            rnd = _put_first(rnd, last)
                 elif key == "q":
                     break
             except ProjectLockedError as e:  # keep the place: nothing changed, the same record is shown again
@@ -206,11 +213,21 @@ def screen(directory: str, retrain_every: int | None, preset: str | None, review
             if round_due(project, preset, retrain_every):
                 ranker.start()
         ranker.wait()
-        counts = project.counts()
-        click.echo(f"Saved. Screened {counts['labelled']}, found {counts['included'] + counts['maybe']}.")
+        screened, found = _progress(project, reviewer)
+        click.echo(f"Saved. Screened {screened}, found {found}.")
         line = summary_line(project)
         if line:
             click.echo(line)
+
+
+def _progress(project: Project, reviewer: str) -> tuple[int, int]:
+    """(records screened, relevant found): the project's in single mode; in dual mode the
+    reviewer's own (blinded: a colleague's decisions are not shown)."""
+    if project.mode() == "single":
+        counts = project.counts()
+        return counts["labelled"], counts["included"] + counts["maybe"]
+    own = project.reviewer_labels(reviewer)
+    return len(own), sum(1 for v in own.values() if v != "exclude")
 
 
 def _put_first(rnd, record_id: int):

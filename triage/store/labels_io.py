@@ -28,8 +28,15 @@ from triage.store.project import Project
 REQUIRED_COLUMNS = ("record_id", "label")
 
 
+#: Environment variable naming the reviewer (before the OS user name).
+REVIEWER_ENV = "TRIAGE_REVIEWER"
+
+
 def default_reviewer() -> str:
-    """The OS user name, or "reviewer" when none is set."""
+    """$TRIAGE_REVIEWER, else the OS user name, else "reviewer"."""
+    name = os.environ.get(REVIEWER_ENV, "").strip()
+    if name:
+        return name
     try:
         return getpass.getuser() or "reviewer"
     except Exception:  # getuser raises OSError/KeyError/ImportError depending on platform and version
@@ -50,11 +57,12 @@ class LabelRow:
     reason: str = ""
     round_id: int | None = None  # from a `round` column, when the file has one and the cell is set
     origin: str = "ranked"  # "random" for rows of a certification sample (`triage sample`)
+    reviewer: str = ""  # from a `reviewer` column (a colleague's decisions); "" = the reviewer importing
 
 
 _INT = re.compile(r"[0-9]+(?:\.0*)?", re.ASCII)  # 12, or 12.0 as spreadsheets write it
 #: Columns the reader uses; each may appear only once in the header.
-KNOWN_COLUMNS = ("record_id", "label", "note", "reason", "round", "origin")
+KNOWN_COLUMNS = ("record_id", "label", "note", "reason", "round", "origin", "reviewer")
 #: Bad rows listed in one error message (the total is always given).
 MAX_REPORTED = 20
 #: A label file larger than this is refused (a batch of 10^5 records with abstracts is ~150 MB).
@@ -232,7 +240,8 @@ def _parse(path: Path) -> tuple[list[LabelRow], list[tuple[int, str]]]:
         if problems:
             errors.append((line, "; ".join(problems)))
             continue
-        rows.append(LabelRow(line, rid, label, cell(row, "note"), cell(row, "reason"), round_id, origin))
+        rows.append(LabelRow(line, rid, label, cell(row, "note"), cell(row, "reason"), round_id, origin,
+                             cell(row, "reviewer")))
     return rows, errors
 
 
@@ -287,9 +296,9 @@ def apply_label_file(project: Project, path: str | Path, reviewer: str) -> Batch
         elif r.round_id is not None and r.round_id not in rounds:
             errors.append((r.line, f"no round with id {r.round_id}"))
     todo = [r for r in rows if r.label is not None and r.record_id in rep_of]
-    first_row: dict[int, LabelRow] = {}
+    first_row: dict[tuple, LabelRow] = {}
     for r in todo:  # one file, two different labels for one record: ask, never let the last row win
-        first = first_row.setdefault(rep_of[r.record_id], r)
+        first = first_row.setdefault((rep_of[r.record_id], r.reviewer or reviewer), r)
         if first.label != r.label:
             dup = "" if first.record_id == r.record_id else f" (records {first.record_id} and {r.record_id} are duplicates)"
             errors.append((r.line, f"lines {first.line} and {r.line}",
@@ -297,12 +306,18 @@ def apply_label_file(project: Project, path: str | Path, reviewer: str) -> Batch
                            "keep one of the two rows"))
     if errors:
         raise _too_many(path, errors)
-    before = project.current_labels()
-    after = dict(before)
-    for r in todo:
-        after[rep_of[r.record_id]] = r.label
-    changed = sum(1 for rid, old in before.items() if after[rid] != old)
+    dual = project.mode() == "dual"
+    changed = 0
+    for who in {r.reviewer or reviewer for r in todo} if dual else [None]:
+        # dual mode: changes of each reviewer's own decisions; single mode: of the records' labels
+        before = project.reviewer_labels(who) if dual else project.current_labels()
+        after = dict(before)
+        for r in todo:
+            if not dual or (r.reviewer or reviewer) == who:
+                after[rep_of[r.record_id]] = r.label
+        changed += sum(1 for rid, old in before.items() if after[rid] != old)
     project.add_labels([(r.record_id, r.label) for r in todo], reviewer=reviewer, origin="ranked",
+                       reviewers=[r.reviewer or reviewer for r in todo],
                        notes=[r.note for r in todo], reasons=[r.reason for r in todo],
                        round_ids=[None if r.origin == "random" else latest if r.round_id is None else r.round_id
                                   for r in todo],
@@ -364,15 +379,26 @@ def refuse_unimported(project: Project, path: str | Path) -> None:
 WHICH = {"included": "include", "excluded": "exclude", "maybe": "maybe", "unlabelled": None, "all": "all"}
 
 
-def export_rows(project: Project, which: str = "all") -> list[ExportRow]:
+def export_rows(project: Project, which: str = "all", reviewer: str | None = None) -> list[ExportRow]:
     """The de-duplicated records selected by `which` (a key of WHICH), in record id order, each with
-    its current label and the note/reason of the event that set it, and its source file names."""
+    its label and the note/reason of the event that set it, and its source file names.
+
+    Single mode: the current label. Dual mode: with `reviewer`, that reviewer's own decisions only
+    (blinded); without, the final labels (resolved or agreed; conflicts count as unlabelled) with
+    the note/reason of the resolution."""
     if which not in WHICH:
         raise LabelError(f"unknown selection {which!r} (use {', '.join(WHICH)})")
-    current = project.current_labels()
+    dual = project.mode() == "dual"
+    if not dual:
+        current = project.current_labels()
+    elif reviewer:
+        current = project.reviewer_labels(reviewer)
+    else:
+        current = project.final_labels()
     last_event = {}
     for e in project.label_events():
-        last_event[e.record_id] = e
+        if not dual or (e.reviewer == reviewer and e.kind == "decision" if reviewer else e.kind != "decision"):
+            last_event[e.record_id] = e
     want = WHICH[which]
     ids = [int(i) for i in project.record_ids() if want == "all" or current.get(int(i)) == want]
     rows = []
