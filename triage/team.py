@@ -6,6 +6,8 @@ reads it and appends label events (never changes or deletes one)."""
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
@@ -137,6 +139,126 @@ def merge_project(project: Project, other_dir: str | Path) -> MergeResult:
                                    notes=[e.note for _, e in todo], reasons=[e.reason for _, e in todo],
                                    created_ats=[e.created_at for _, e in todo], kinds=[e.kind for _, e in todo])
     return MergeResult(added, already, len(unmatched), sorted({e.reviewer for e in theirs}))
+
+
+# -- exclusion reasons ---------------------------------------------------------------------------
+REASONS_META = "reasons"
+_BULLET = re.compile(r"^\s*(?:[-*\u2022\u2013]|\(?[0-9]{1,2}[.)]|\(?[a-z][.)])\s+(.+?)\s*$")
+
+
+def reasons(project: Project) -> list[str]:
+    """The project's list of exclusion reasons (meta `reasons`, JSON), in the order added."""
+    raw = project.meta(REASONS_META, "")
+    return list(json.loads(raw)) if raw else []
+
+
+def add_reasons(project: Project, texts: list[str]) -> list[str]:
+    """Append reasons not in the list yet (case-insensitive); returns the reasons added."""
+    have = reasons(project)
+    seen = {r.casefold() for r in have}
+    added = []
+    for t in texts:
+        t = " ".join(str(t).split())
+        if not t:
+            raise TriageError("an exclusion reason cannot be empty")
+        if t.casefold() not in seen:
+            seen.add(t.casefold())
+            added.append(t)
+    if added:
+        project.set_meta(REASONS_META, json.dumps(have + added, ensure_ascii=False))
+    return added
+
+
+def reasons_from_criteria(criteria: str) -> list[str]:
+    """Exclusion reasons read from eligibility criteria: the bulleted or numbered lines under a
+    heading that mentions exclusion ("Exclusion criteria:", "Exclude"); without such a heading,
+    every bulleted line. Blank or heading lines are skipped."""
+    lines = criteria.splitlines()
+    out, under, any_heading = [], False, False
+    for line in lines:
+        m = _BULLET.match(line)
+        if m is None:
+            if line.strip():
+                low = line.lower()
+                heading = "exclu" in low
+                any_heading |= heading
+                under = heading
+            continue
+        if under:
+            out.append(m.group(1))
+    if not any_heading:
+        out = [m.group(1) for m in map(_BULLET.match, lines) if m]
+    return out
+
+
+def exclusion_reasons(project: Project) -> dict[int, str]:
+    """record id -> the reason of its final 'exclude' label ('' when none was given). Single mode:
+    the reason of the latest event; dual mode: of the resolution, else the first reviewer (by
+    name) who gave one."""
+    mode = project.mode()
+    states = project.record_states()
+    final = project.final_labels()
+    out = {}
+    settled_reason = {}
+    for e in project.label_events():
+        if e.kind != "decision":
+            settled_reason[e.record_id] = e.reason
+    last_reason = {}
+    for e in project.label_events():
+        last_reason[e.record_id] = e.reason
+    for rid, label in final.items():
+        if label != "exclude":
+            continue
+        if mode == "single":
+            out[rid] = last_reason.get(rid, "")
+        elif states[rid].settled is not None:
+            out[rid] = settled_reason.get(rid, "")
+        else:
+            out[rid] = next((n[1] for _, n in sorted(states[rid].notes.items()) if n[1]), "")
+    return out
+
+
+def prisma_counts(project: Project) -> dict:
+    """PRISMA 2020 counts: identified per source, duplicates removed, screened, included,
+    excluded (with reasons: {reason: n}, "no reason given" last), maybe, not screened; in dual
+    mode also conflicts and records awaiting the second reviewer."""
+    c = project.counts()
+    by_reason: dict[str, int] = {}
+    for r in exclusion_reasons(project).values():
+        by_reason[r or ""] = by_reason.get(r or "", 0) + 1
+    ordered = {r: by_reason[r] for r in sorted(by_reason, key=lambda r: (r == "", -by_reason[r], r))}
+    if "" in ordered:
+        ordered["no reason given"] = ordered.pop("")
+    out = {
+        "identified_by_source": [{"source": s["name"], "records": s["n_entries"]} for s in project.sources()],
+        "identified": c["identified"],
+        "duplicates_removed": c["duplicates"],
+        "records_after_deduplication": c["records"],
+        "screened": c["labelled"],
+        "included": c["included"],
+        "excluded": c["excluded"],
+        "excluded_by_reason": ordered,
+        "maybe": c["maybe"],
+        "not_screened": c["unlabelled"],
+    }
+    if c.get("mode") == "dual":
+        out["conflicts"], out["awaiting_second"] = c["conflicts"], c["awaiting_second"]
+    return out
+
+
+DECISION_COLUMNS = ("event_id", "record_id", "kind", "reviewer", "created_at", "round", "origin", "label", "note",
+                    "reason", "doi", "pmid", "title")
+
+
+def decision_rows(project: Project, reviewer: str | None = None) -> tuple[tuple, list[list]]:
+    """(DECISION_COLUMNS, rows): every label event in the order stored - reviewers' decisions,
+    resolutions and labels that came with imported files (kind), with time (UTC), round, origin,
+    label ('' = the label was undone), note and reason. `reviewer`: only that reviewer's events."""
+    events = [e for e in project.label_events() if reviewer is None or e.reviewer == reviewer]
+    recs = {r.id: r for r in project.records(sorted({e.record_id for e in events}))}
+    rows = [[e.id, e.record_id, e.kind, e.reviewer, e.created_at, e.round_id, e.origin, e.label or "", e.note,
+             e.reason, recs[e.record_id].doi, recs[e.record_id].pmid, recs[e.record_id].title] for e in events]
+    return DECISION_COLUMNS, rows
 
 
 def parse_resolution_label(text: str) -> str | None:

@@ -117,6 +117,60 @@ def test_dual_screening_end_to_end(dual_project, tmp_path):
     assert st["conflicts"] == 0 and st["included"] + st["excluded"] + st["maybe"] == 12
     # the reviewers' own decisions are kept: agreement does not change after resolution
     assert json.loads(run("agreement", proj, "--json").stdout)["pairs"][0]["kappa"] == agr[0]["kappa"]
+    final = {i: (ann[i] if i not in flip else ("include" if i == first else "exclude")) for i in ids}
+    # PRISMA counts (final decisions) and the diagram
+    pr = json.loads(run("prisma", proj, "--json").stdout)
+    assert pr["identified"] == 40 and pr["screened"] == 12 and pr["not_screened"] == 28
+    assert pr["included"] == sum(v == "include" for v in final.values())
+    assert pr["excluded"] == sum(v == "exclude" for v in final.values()) == sum(pr["excluded_by_reason"].values())
+    assert pr["conflicts"] == 0
+    assert json.loads(run("prisma", proj, "--format", "json").stdout) == pr  # the old spelling still works
+    svg = tmp_path / "prisma.svg"
+    run("prisma", proj, "--format", "svg", "--out", svg)
+    body = svg.read_text(encoding="utf-8")
+    assert body.lstrip().startswith("<?xml") and "<svg" in body
+    png = tmp_path / "prisma.png"
+    run("prisma", proj, "--out", png)  # format from the extension
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the audit trail: every decision of both reviewers, then the three resolutions
+    dec = json.loads(run("export", proj, "--what", "decisions", "--format", "json").stdout)
+    assert [d["kind"] for d in dec] == ["decision"] * 24 + ["resolution"] * 3
+    assert {(d["reviewer"], str(d["record_id"]), d["label"]) for d in dec if d["kind"] == "decision"} == \
+        {("ann", i, ann[i]) for i in ids} | {("bob", i, bob[i]) for i in ids}
+    res_note = [d for d in dec if d["kind"] == "resolution" and str(d["record_id"]) == first][0]
+    assert res_note["note"] == "discussed" and res_note["created_at"]
+    out = tmp_path / "decisions.csv"
+    run("export", proj, "--what", "decisions", "--out", out)
+    with open(out, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 27 and set(rows[0]) >= {"reviewer", "created_at", "round", "origin", "label", "note", "reason"}
+    # blinded export for one reviewer: only bob's labels
+    mine = run("export", proj, "--format", "csv", "--reviewer", "bob", "--which", "all").stdout
+    got = {r["record_id"]: r["label"] for r in csv.DictReader(mine.splitlines()) if r["label"]}
+    assert got == bob
+
+
+def test_exclusion_reasons_reach_prisma(tmp_path):
+    data, _ = _unlabelled(tmp_path)
+    crit = tmp_path / "criteria.txt"
+    crit.write_text("Inclusion criteria:\n- adults on statins\nExclusion criteria:\n- not a randomised trial\n"
+                    "- animal study\n", encoding="utf-8")
+    proj = tmp_path / "rv"
+    run("init", proj, "--criteria", crit)
+    run("import", proj, data)
+    out = run("reasons", proj, "--from-criteria", "--add", "Conference abstract").stdout
+    assert "3 reasons added" in out and "1. not a randomised trial" in out and "3. Conference abstract" in out
+    assert json.loads(run("reasons", proj, "--json").stdout) == ["not a randomised trial", "animal study",
+                                                                 "Conference abstract"]
+    f = tmp_path / "labels.csv"
+    f.write_text("record_id,label,reason\n1,exclude,animal study\n2,exclude,animal study\n3,exclude,\n"
+                 "4,include,\n", encoding="utf-8")
+    run("label", proj, f)
+    pr = json.loads(run("prisma", proj, "--json").stdout)
+    assert pr["excluded_by_reason"] == {"animal study": 2, "no reason given": 1}
+    assert "animal study: 2" in run("prisma", proj).stdout
+    r = run("prisma", proj, "--format", "svg", ok=False)
+    assert r.exit_code == 2 and "give --out FILE.svg" in r.output
 
 
 def test_merge_a_colleagues_copy_adds_events_and_never_overwrites(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import click
 
@@ -16,21 +17,6 @@ _DIR = click.Path(file_okay=False)
 
 def _echo_json(obj) -> None:
     click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
-
-
-def _prisma(project: Project) -> dict:
-    c = project.counts()
-    return {
-        "identified_by_source": [{"source": s["name"], "records": s["n_entries"]} for s in project.sources()],
-        "identified": c["identified"],
-        "duplicates_removed": c["duplicates"],
-        "records_after_deduplication": c["records"],
-        "screened": c["labelled"],
-        "included": c["included"],
-        "excluded": c["excluded"],
-        "maybe": c["maybe"],
-        "not_screened": c["unlabelled"],
-    }
 
 
 @cli.command()
@@ -146,25 +132,47 @@ def label(directory: str, target: str | None, record_id: int | None, undo: bool,
 @click.argument("directory", type=_DIR)
 @click.option("--which", type=click.Choice(["included", "excluded", "maybe", "unlabelled", "all"]), default="all",
               show_default=True, help="Records to export by current label.")
-@click.option("--format", "fmt", type=click.Choice(["ris", "csv"]), default="ris", show_default=True)
+@click.option("--what", type=click.Choice(["records", "decisions"]), default="records", show_default=True,
+              help="records: one row per de-duplicated record with its label; decisions: the audit trail, every "
+                   "label event (reviewer, time, round, origin, label, note, reason) and every resolution.")
+@click.option("--format", "fmt", type=click.Choice(["ris", "csv", "json"]), default=None,
+              help="records: ris (default) or csv; decisions: csv (default) or json.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output file (default: stdout).")
 @click.option("--reviewer", default=None,
               help="Dual screening: export only this reviewer's own decisions (default: the final labels, "
                    "resolved or agreed).")
-def export(directory: str, which: str, fmt: str, out: str | None, reviewer: str | None) -> None:
-    """Export de-duplicated records with their labels as RIS or CSV."""
+def export(directory: str, which: str, what: str, fmt: str | None, out: str | None, reviewer: str | None) -> None:
+    """Export de-duplicated records with their labels (RIS or CSV), or the decisions (audit trail)."""
     from triage.io.output import refuse_protected, write_output
     from triage.io.writers import write_csv, write_ris
     from triage.store.labels_io import export_rows, refuse_unimported
 
+    fmt = fmt or ("ris" if what == "records" else "csv")
+    allowed = ("ris", "csv") if what == "records" else ("csv", "json")
+    if fmt not in allowed:
+        raise TriageError(f"--what {what} is written as {' or '.join(allowed)}, not {fmt}")
     if out:
         refuse_protected(out, directory)
     with Project.open(directory, readonly=True) as project:
         if out:
             refuse_unimported(project, out)
-        rows = export_rows(project, which, reviewer)
+        if what == "decisions":
+            from triage.team import decision_rows
+
+            header, drows = decision_rows(project, reviewer)
+        else:
+            rows = export_rows(project, which, reviewer)
     buf = io.StringIO(newline="")
-    n = (write_csv if fmt == "csv" else write_ris)(rows, buf)
+    if what == "decisions":
+        if fmt == "json":
+            buf.write(json.dumps([dict(zip(header, r)) for r in drows], indent=2, ensure_ascii=False) + "\n")
+        else:
+            from triage.io.writers import write_table
+
+            write_table(header, drows, buf)
+        n = len(drows)
+    else:
+        n = (write_csv if fmt == "csv" else write_ris)(rows, buf)
     if out:
         write_output(out, buf.getvalue(), project_dir=directory)
         click.echo(f"Wrote {n} records to {out}", err=True)
@@ -172,27 +180,59 @@ def export(directory: str, which: str, fmt: str, out: str | None, reviewer: str 
         click.echo(buf.getvalue(), nl=False)
 
 
-@cli.command()
+@cli.command(short_help="PRISMA 2020 flow counts, or the flow diagram (--format svg|png).")
 @click.argument("directory", type=_DIR)
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as a JSON object.")
-def prisma(directory: str, as_json: bool) -> None:
-    """PRISMA flow counts: identified per source, duplicates removed, screened, included, excluded."""
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "svg", "png"]), default="text",
+              show_default=True,
+              help="text or json counts, or the PRISMA 2020 flow diagram as svg or png (needs --out); "
+                   "--format json is the same as --json.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Write to this file (the diagram's format follows --format, else the file's extension).")
+def prisma(directory: str, as_json: bool, fmt: str, out: str | None) -> None:
+    """PRISMA 2020 flow: identified per source, duplicates removed, screened, excluded (with
+    reasons), included. In dual screening, final decisions only (resolved or agreed)."""
+    from triage.team import prisma_counts
+
+    if out and fmt == "text" and not as_json and Path(out).suffix.lower() in (".svg", ".png", ".json"):
+        fmt = Path(out).suffix.lower()[1:]
+    if fmt in ("svg", "png") and not out:
+        raise TriageError(f"--format {fmt} draws the diagram into a file: give --out FILE.{fmt}")
+    if out:
+        from triage.io.output import refuse_protected
+
+        refuse_protected(out, directory)
     with Project.open(directory, readonly=True) as project:
-        p = _prisma(project)
-    if as_json:
-        _echo_json(p)
+        p = prisma_counts(project)
+    if fmt in ("svg", "png"):
+        from triage.io.output import write_output
+        from triage.report.prisma import draw_prisma
+
+        write_output(out, lambda tmp: draw_prisma(p, tmp, fmt), project_dir=directory)
+        click.echo(f"Wrote the PRISMA 2020 flow diagram to {out}", err=True)
         return
-    click.echo("Identification")
-    for s in p["identified_by_source"]:
-        click.echo(f"  {s['source']}: {s['records']}")
-    click.echo(f"  Records identified: {p['identified']}")
-    click.echo(f"  Duplicates removed: {p['duplicates_removed']}")
-    click.echo("Screening (title/abstract)")
-    click.echo(f"  Records screened: {p['screened']} of {p['records_after_deduplication']}")
-    click.echo(f"  Included: {p['included']}")
-    click.echo(f"  Excluded: {p['excluded']}")
-    click.echo(f"  Maybe: {p['maybe']}")
-    click.echo(f"  Not yet screened: {p['not_screened']}")
+    if as_json or fmt == "json":
+        text = json.dumps(p, indent=2, ensure_ascii=False) + "\n"
+    else:
+        lines = ["Identification"] + [f"  {s['source']}: {s['records']}" for s in p["identified_by_source"]]
+        lines += [f"  Records identified: {p['identified']}", f"  Duplicates removed: {p['duplicates_removed']}",
+                  "Screening (title/abstract)",
+                  f"  Records screened: {p['screened']} of {p['records_after_deduplication']}",
+                  f"  Included: {p['included']}", f"  Excluded: {p['excluded']}"]
+        lines += [f"    {r}: {n}" for r, n in p["excluded_by_reason"].items()]
+        lines += [f"  Maybe: {p['maybe']}"]
+        if "conflicts" in p:
+            lines += [f"  Reviewers disagree (not resolved): {p['conflicts']}",
+                      f"  Awaiting the second reviewer: {p['awaiting_second']}"]
+        lines += [f"  Not yet screened: {p['not_screened']}"]
+        text = "\n".join(lines) + "\n"
+    if out:
+        from triage.io.output import write_output
+
+        write_output(out, text, project_dir=directory)
+        click.echo(f"Wrote {out}", err=True)
+    else:
+        click.echo(text, nl=False)
 
 
 @cli.command()

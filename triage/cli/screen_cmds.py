@@ -164,6 +164,9 @@ def screen(directory: str, retrain_every: int | None, preset: str | None, review
         skipped: set[int] = set()
         undo_stack: list[int] = []
         show_first = None
+        from triage.team import reasons as project_reasons
+
+        reason_list = project_reasons(project)[:9]
         while True:
             latest = project.latest_round()
             if latest is not None and latest.id != rnd.id:
@@ -182,7 +185,9 @@ def screen(directory: str, retrain_every: int | None, preset: str | None, review
             key = _read_key().lower()
             try:
                 if key in _KEYS:
-                    project.add_labels([(rid, _KEYS[key])], reviewer=reviewer, origin="ranked", round_id=rnd.id)
+                    reason = _ask_reason(reason_list) if _KEYS[key] == "exclude" else ""
+                    project.add_labels([(rid, _KEYS[key])], reviewer=reviewer, origin="ranked", round_id=rnd.id,
+                                       reason=reason)
                     undo_stack.append(rid)
                 elif key == "s":
                     skipped.add(rid)
@@ -218,6 +223,15 @@ def screen(directory: str, retrain_every: int | None, preset: str | None, review
         line = summary_line(project)
         if line:
             click.echo(line)
+
+
+def _ask_reason(reasons: list[str]) -> str:
+    """The exclusion reason chosen with one key (1-9; 0, Enter or any other key: none)."""
+    if not reasons:
+        return ""
+    click.echo("Reason: " + "  ".join(f"[{i}] {r}" for i, r in enumerate(reasons, 1)) + "  [0] none")
+    key = _read_key()
+    return reasons[int(key) - 1] if key.isdigit() and 1 <= int(key) <= len(reasons) else ""
 
 
 def _progress(project: Project, reviewer: str) -> tuple[int, int]:

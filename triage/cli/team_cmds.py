@@ -159,3 +159,39 @@ def merge_cmd(directory: str, other: str) -> None:
     click.echo(f"Merged {res.added} label events from {other} (reviewers: {who}); {res.already} were already "
                f"here" + (f"; {res.unmatched_records} records of {other} match no record here (import the same "
                           f"search files first)" if res.unmatched_records else "") + ".")
+
+
+@cli.command("reasons", short_help="Show or add the project's exclusion reasons.")
+@click.argument("directory", type=_DIR)
+@click.option("--add", "texts", multiple=True, help="Add this reason (repeat for several).")
+@click.option("--from-criteria", is_flag=True,
+              help="Add the bulleted lines under the 'Exclusion criteria' heading of the project's criteria "
+                   "(every bulleted line when there is no such heading).")
+@click.option("--json", "as_json", is_flag=True, help="Print the reasons as JSON.")
+def reasons_cmd(directory: str, texts: tuple[str, ...], from_criteria: bool, as_json: bool) -> None:
+    """The exclusion reasons `screen` offers with single keys (1-9) after `e`, and `prisma` counts.
+    Label files and `label --reason` may also give reasons that are not on the list."""
+    from triage.team import add_reasons, reasons, reasons_from_criteria
+
+    write = bool(texts) or from_criteria
+    with Project.open(directory, readonly=not write) as project:
+        new = []
+        if from_criteria:
+            found = reasons_from_criteria(project.meta("criteria"))
+            if not found:
+                raise TriageError(f"the criteria of {directory} hold no bulleted or numbered lines to use as "
+                                  f"reasons (see `triage question {directory}`); add reasons with --add TEXT")
+            new += found
+        new += list(texts)
+        added = add_reasons(project, new) if write else []
+        listed = reasons(project)
+    if as_json:
+        _echo_json(listed)
+        return
+    if write:
+        click.echo(f"Saved: {len(added)} reason{'s' if len(added) != 1 else ''} added.")
+    if not listed:
+        click.echo(f"No exclusion reasons yet; add them with `triage reasons {directory} --add TEXT` or "
+                   "--from-criteria.")
+    for i, r in enumerate(listed, 1):
+        click.echo(f"{i:>2}. {r}")
