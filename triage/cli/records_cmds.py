@@ -67,14 +67,19 @@ def _embedding_line(e: dict) -> str:
 @cli.command()
 @click.argument("directory", type=_DIR)
 @click.argument("target", required=False)
-@click.option("--record", "record_id", type=int, default=None,
-              help="Label one record by id; TARGET is then the label (include/exclude/maybe, 1/0, y/n).")
+@click.argument("extra", nargs=-1, required=False)
+@click.option("--record", "record_id", default=None,
+              help="Label one record by id (with --id-column: by DOI, PMID or the imported file's id); TARGET is "
+                   "then the label (include/exclude/maybe, 1/0, y/n).")
+@click.option("--id-column", default=None,
+              help="How records are named (in FILE's column of this name, or by --record): doi, pmid, or a column/tag "
+                   "of the imported files such as record_id, ID or AN (default: triage's record_id).")
 @click.option("--undo", is_flag=True, help="With --record: remove the record's current label.")
 @click.option("--note", default="", help="With --record: a free-text note stored with the label.")
 @click.option("--reason", default="", help="With --record: the reason (e.g. an exclusion criterion).")
 @click.option("--reviewer", default=None, help="Reviewer name (default: $TRIAGE_REVIEWER, else the OS user name).")
-def label(directory: str, target: str | None, record_id: int | None, undo: bool, note: str, reason: str,
-          reviewer: str | None) -> None:
+def label(directory: str, target: str | None, extra: tuple[str, ...], record_id: str | None, id_column: str | None,
+          undo: bool, note: str, reason: str, reviewer: str | None) -> None:
     """Store labels: `label DIR --record ID LABEL`, `label DIR --record ID --undo`, or `label DIR FILE`.
 
     FILE is a CSV (comma, semicolon or tab separated) with columns record_id and label (optional
@@ -84,6 +89,11 @@ def label(directory: str, target: str | None, record_id: int | None, undo: bool,
     from triage.store.labels_io import apply_label_file, default_reviewer, parse_label_value
 
     reviewer = reviewer or default_reviewer()
+    if extra:
+        if record_id is None and target is not None and len(extra) == 1:
+            raise TriageError(f"to label one record give --record: `triage label {directory} --record {target} "
+                              f"{extra[0]}`")
+        raise TriageError(f"unexpected extra argument {extra[0]!r}; see `triage label --help`")
     if record_id is None:
         if undo or note or reason:
             raise TriageError("--undo, --note and --reason need --record ID (a batch file has note/reason columns)")
@@ -92,9 +102,10 @@ def label(directory: str, target: str | None, record_id: int | None, undo: bool,
         from triage.service import summary_line
 
         with Project.open(directory) as project:
-            res = apply_label_file(project, target, reviewer)
-            click.echo(f"Saved {res.stored} labels from {target} ({res.skipped_empty} empty rows skipped, "
-                       f"{res.changed} changed from their previous label).")
+            res = apply_label_file(project, target, reviewer, id_column)
+            skipped = f"{res.skipped_empty} empty row{'s' if res.skipped_empty != 1 else ''} skipped"
+            changed = f"{res.changed} changed from {'its' if res.changed == 1 else 'their'} previous label"
+            click.echo(f"Saved {res.stored} label{'s' if res.stored != 1 else ''} from {target} ({skipped}, {changed}).")
             line = summary_line(project)
         if line:
             click.echo(line)
@@ -108,6 +119,7 @@ def label(directory: str, target: str | None, record_id: int | None, undo: bool,
     if not undo and value is None:
         raise LabelError("empty label (use include, exclude or maybe, or --undo)")
     with Project.open(directory) as project:
+        record_id = _record_by_name(project, record_id, id_column)
         rep = dict((d, r) for r, ds in project.duplicate_groups() for d in ds).get(record_id, record_id)
         dual = project.mode() == "dual"
         before = (project.reviewer_labels(reviewer) if dual else project.current_labels()).get(rep)
@@ -126,6 +138,26 @@ def label(directory: str, target: str | None, record_id: int | None, undo: bool,
             was = f" as {reviewer}'s decision" + (f" (your earlier label: {before})" if before and before != value
                                                  else " (unchanged)" if before == value else "")
         click.echo(f"Saved: {where} -> {value}{was}.")
+
+
+def _record_by_name(project: Project, name: str, id_column: str | None) -> int:
+    """Triage's record id of `--record NAME` (an id number, or with --id-column a DOI/PMID/file id)."""
+    if not id_column:
+        try:
+            return int(name)
+        except ValueError:
+            raise LabelError(f"--record {name!r}: triage's record ids are whole numbers; to name a record by its "
+                             "DOI, PMID or the imported file's own id add --id-column doi|pmid|NAME") from None
+    from triage.io.dedup import normalise_doi
+    from triage.store.labels_io import record_lookup
+
+    key = normalise_doi(name) if id_column.strip().lower() == "doi" else name.strip()
+    hits = record_lookup(project, id_column).get(key, set())
+    if len(hits) != 1:
+        raise LabelError(f"no record with {id_column} {name!r}" if not hits else
+                         f"{id_column} {name!r} names {len(hits)} records ({', '.join(map(str, sorted(hits)))}); "
+                         "give triage's record id with --record")
+    return next(iter(hits))
 
 
 @cli.command()

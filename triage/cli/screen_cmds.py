@@ -55,7 +55,8 @@ def rank(directory: str, preset: str | None, as_json: bool) -> None:
               help="Whose batch (dual screening: records you have not screened yet; default: "
                    "$TRIAGE_REVIEWER, else the OS user name).")
 def next_batch(directory: str, n: int, out: str | None, preset: str | None, reviewer: str | None) -> None:
-    """The next N records to screen as CSV: record_id,title,abstract,score,label,round.
+    """The next N records to screen as CSV: record_id,title,abstract,score,label,round, then doi,
+    pmid,year,authors and source_ids (the imported files' own ids, to check against the reference manager).
 
     Fill the label column (include / exclude / maybe, or 1 / 0, y / n; empty = not screened yet)
     and read it back with `triage label DIR FILE`. Retrains first if labels changed."""
@@ -72,8 +73,13 @@ def next_batch(directory: str, n: int, out: str | None, preset: str | None, revi
         batch = next_batch_for(project, n, reviewer, preset)
         rnd, scores = batch.round, batch.scores
         records = project.records(batch.record_ids)
-    text = table_text(["record_id", "title", "abstract", "score", "label", "round"],
-                      ([r.id, r.title, r.abstract, float(f"{s:.6g}"), "", rnd.id] for r, s in zip(records, scores)))
+        from triage.store.labels_io import source_ids
+
+        own_ids = source_ids(project)
+    text = table_text(["record_id", "title", "abstract", "score", "label", "round", "doi", "pmid", "year", "authors",
+                       "source_ids"],
+                      ([r.id, r.title, r.abstract, float(f"{s:.6g}"), "", rnd.id, r.doi, r.pmid, r.year,
+                        "; ".join(r.authors), own_ids.get(r.id, "")] for r, s in zip(records, scores)))
     if out:
         write_output(out, text, project_dir=directory)
         click.echo(f"Wrote {len(records)} records (round {rnd.id}) to {out}", err=True)

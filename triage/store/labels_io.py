@@ -58,6 +58,7 @@ class LabelRow:
     round_id: int | None = None  # from a `round` column, when the file has one and the cell is set
     origin: str = "ranked"  # "random" for rows of a certification sample (`triage sample`)
     reviewer: str = ""  # from a `reviewer` column (a colleague's decisions); "" = the reviewer importing
+    key: str = ""  # the record's id in the --id-column (DOI, PMID, the imported file's own id)
 
 
 _INT = re.compile(r"[0-9]+(?:\.0*)?", re.ASCII)  # 12, or 12.0 as spreadsheets write it
@@ -143,14 +144,14 @@ def _names(header: list[str]) -> list[str]:
     return [h.replace("\ufeff", "").strip().lower() for h in header]
 
 
-def _sniff(path: Path, text: str) -> str:
+def _sniff(path: Path, text: str, required: tuple = REQUIRED_COLUMNS) -> str:
     """The delimiter whose header holds record_id and label: tab, comma, semicolon or pipe
     (Excel writes semicolons in many locales); the extension decides for .tsv/.tab."""
     if path.suffix.lower() in (".tsv", ".tab"):
         return "\t"
     candidates = (",", ";", "\t", "|")
     for d in candidates:
-        if all(c in _names(_header_of(text, d)) for c in REQUIRED_COLUMNS):
+        if all(c in _names(_header_of(text, d)) for c in required):
             return d
     first = text.split("\n", 1)[0]
     return max(candidates, key=first.count) if any(d in first for d in candidates) else ","
@@ -168,11 +169,17 @@ def _too_many(path: Path, errors: list[tuple]) -> LabelError:
     return LabelError("\n".join([f"{path}: {len(errors)} rows cannot be used (nothing was stored):"] + shown + more))
 
 
-def _parse(path: Path) -> tuple[list[LabelRow], list[tuple[int, str]]]:
+def _parse(path: Path, id_column: str | None = None) -> tuple[list[LabelRow], list[tuple[int, str]]]:
     """(rows that parsed, [(line, problem)] for those that did not). Raises LabelError for a file
-    that is not a label file at all (unreadable, no header, missing or repeated column)."""
+    that is not a label file at all (unreadable, no header, missing or repeated column).
+
+    id_column: the column that identifies records instead of triage's record_id (its text is kept
+    in LabelRow.key and record_id is -1, resolved later against the project)."""
+    idc = id_column.strip().lower() if id_column else None
+    required = (idc or "record_id", "label")
+    known = KNOWN_COLUMNS + ((idc,) if idc and idc not in KNOWN_COLUMNS else ())
     text = _decode(path, _read_bytes(path))
-    delimiter = _sniff(path, text)
+    delimiter = _sniff(path, text, required)
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # long abstracts in a `triage next` batch
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
@@ -182,17 +189,18 @@ def _parse(path: Path) -> tuple[list[LabelRow], list[tuple[int, str]]]:
     if not header or not any(h.strip() for h in header):
         raise LabelError(f"{path}: empty file (expected a header with columns record_id and label)")
     names = _names(header)
-    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    missing = [c for c in required if c not in names]
     if missing:
         raise LabelError(f"{path}, line 1: missing column {missing[0]!r} (found: {', '.join(header)}; "
-                         "a label file needs record_id and label columns, separated by commas, semicolons or tabs)")
-    for name in KNOWN_COLUMNS:
+                         f"a label file needs {required[0]} and label columns, separated by commas, semicolons or "
+                         "tabs" + ("; --id-column names the column that identifies the records" if idc else "") + ")")
+    for name in known:
         at = [i + 1 for i, n in enumerate(names) if n == name]
         if len(at) > 1:
             raise LabelError(f"{path}, line 1: columns {' and '.join(map(str, at))} are both named {name!r}; "
                              "keep one of them (nothing was stored)")
-    cols = {n: i for i, n in enumerate(names) if n in KNOWN_COLUMNS}
-    need = max(cols["record_id"], cols["label"]) + 1
+    cols = {n: i for i, n in enumerate(names) if n in known}
+    need = max(cols[required[0]], cols["label"]) + 1
 
     def cell(row: list[str], name: str) -> str:
         i = cols.get(name)
@@ -219,12 +227,18 @@ def _parse(path: Path) -> tuple[list[LabelRow], list[tuple[int, str]]]:
                                  "or this row uses another separator)"))
             continue
         problems = []
-        raw_id, raw_label = cell(row, "record_id"), cell(row, "label")
+        raw_id, raw_label = cell(row, required[0]), cell(row, "label")
         rid = round_id = None
-        try:
-            rid = _int_cell(raw_id)
-        except ValueError:
-            problems.append(f"bad record_id {raw_id!r} (expected a record id: a whole number such as 12)")
+        if idc:
+            rid = -1
+            if not raw_id:
+                problems.append(f"empty {required[0]} (every row needs the id of its record)")
+        else:
+            try:
+                rid = _int_cell(raw_id)
+            except ValueError:
+                problems.append(f"bad record_id {raw_id!r} (expected triage's record id, a whole number such as 12; "
+                                "to use the imported file's own ids, DOIs or PMIDs give --id-column NAME)")
         try:
             label = parse_label_value(raw_label)
         except ValueError as e:
@@ -241,7 +255,7 @@ def _parse(path: Path) -> tuple[list[LabelRow], list[tuple[int, str]]]:
             errors.append((line, "; ".join(problems)))
             continue
         rows.append(LabelRow(line, rid, label, cell(row, "note"), cell(row, "reason"), round_id, origin,
-                             cell(row, "reviewer")))
+                             cell(row, "reviewer"), raw_id if idc else ""))
     return rows, errors
 
 
@@ -277,7 +291,79 @@ def _rep_map(project: Project) -> dict[int, int]:
     return rep_of
 
 
-def apply_label_file(project: Project, path: str | Path, reviewer: str) -> BatchResult:
+def record_lookup(project: Project, id_column: str) -> dict[str, set[int]]:
+    """id -> {group representatives} for --id-column: `doi` (normalised), `pmid`, or the name of
+    an original column/tag of the imported files (records.fields, case-insensitive; e.g. a CSV's
+    `record_id` or `ID`, a RIS `ID` or `AN` tag). Every record counts, merged duplicates too (their
+    source ids point at their group)."""
+    from triage.io.dedup import normalise_doi
+
+    name = id_column.strip().lower()
+    rep_of = _rep_map(project)
+    out: dict[str, set[int]] = {}
+    for rid, doi, pmid, fields in project.identifiers():
+        if name == "doi":
+            values = [normalise_doi(doi)] if doi else []
+        elif name == "pmid":
+            values = [pmid.strip()] if pmid else []
+        else:
+            values = []
+            for k, v in fields.items():
+                if str(k).strip().lower() == name:
+                    values += [str(x).strip() for x in (v if isinstance(v, list) else [v]) if str(x).strip()]
+        for v in values:
+            out.setdefault(v, set()).add(rep_of.get(rid, rid))
+    return out
+
+
+#: Original columns/tags that hold an imported file's own record id (first found is used):
+#: CSV/Excel record_id or ID, RIS ID / AN (accession number), Web of Science UT, Scopus EID.
+SOURCE_ID_FIELDS = ("record_id", "id", "an", "ut", "eid", "accession number")
+
+
+def source_ids(project: Project) -> dict[int, str]:
+    """group representative -> the imported files' own ids of it and its merged duplicates
+    ('; '-joined, first of SOURCE_ID_FIELDS found in each record's original fields)."""
+    rep_of = _rep_map(project)
+    out: dict[int, list[str]] = {}
+    for rid, _, _, fields in project.identifiers():
+        low = {str(k).strip().lower(): v for k, v in fields.items()}
+        for name in SOURCE_ID_FIELDS:
+            v = low.get(name)
+            v = (v[0] if v else "") if isinstance(v, list) else v
+            if v is not None and str(v).strip():
+                ids = out.setdefault(rep_of.get(rid, rid), [])
+                if str(v).strip() not in ids:
+                    ids.append(str(v).strip())
+                break
+    return {k: "; ".join(v) for k, v in out.items()}
+
+
+def _resolve_keys(project: Project, rows: list[LabelRow], id_column: str, errors: list) -> list[LabelRow]:
+    """Rows with record_id set from their key (errors appended for unknown or ambiguous keys)."""
+    import dataclasses
+
+    from triage.io.dedup import normalise_doi
+
+    lookup = record_lookup(project, id_column)
+    if not lookup:
+        raise LabelError(f"no record of the project has a {id_column!r} value; use doi, pmid, or a column/tag of the "
+                         "imported files (e.g. record_id, ID, AN)")
+    out = []
+    for r in rows:
+        key = normalise_doi(r.key) if id_column.strip().lower() == "doi" else r.key
+        hits = lookup.get(key, set())
+        if not hits:
+            errors.append((r.line, f"no record with {id_column} {r.key!r}"))
+        elif len(hits) > 1:
+            errors.append((r.line, f"{id_column} {r.key!r} names {len(hits)} records ({', '.join(map(str, sorted(hits)))}); "
+                                   "use triage's record_id for this row"))
+        else:
+            out.append(dataclasses.replace(r, record_id=next(iter(hits))))
+    return out
+
+
+def apply_label_file(project: Project, path: str | Path, reviewer: str, id_column: str | None = None) -> BatchResult:
     """Validate a batch file against the project, then store its labels in one transaction.
 
     Labels are origin 'ranked', or 'random' where an `origin` column says so (a certification
@@ -286,11 +372,17 @@ def apply_label_file(project: Project, path: str | Path, reviewer: str) -> Batch
     record given two different labels are all reported at once (LabelError naming the file and
     lines); then nothing is stored."""
     path = Path(path)
-    rows, errors = _parse(path)
+    rows, errors = _parse(path, id_column)
+    if id_column:
+        n_empty = sum(1 for r in rows if r.label is None)
+        rows = _resolve_keys(project, [r for r in rows if r.label is not None], id_column, errors)
+        rows += [LabelRow(0, -1, None)] * n_empty  # keeps the count of empty rows skipped
     rep_of = _rep_map(project)
     rounds = {r.id for r in project.rounds()}
     latest = max(rounds) if rounds else None
     for r in rows:
+        if r.label is None and r.record_id == -1:
+            continue
         if r.record_id not in rep_of:
             errors.append((r.line, f"no record with id {r.record_id}"))
         elif r.round_id is not None and r.round_id not in rounds:
@@ -401,11 +493,13 @@ def export_rows(project: Project, which: str = "all", reviewer: str | None = Non
             last_event[e.record_id] = e
     want = WHICH[which]
     ids = [int(i) for i in project.record_ids() if want == "all" or current.get(int(i)) == want]
+    own_ids = source_ids(project)
     rows = []
     for r in project.records(ids):
         label = current.get(r.id)
         ev = last_event.get(r.id) if label is not None else None
         names = list(dict.fromkeys(name for name, _, _ in project.record_sources(r.id)))
         rows.append(ExportRow(r.id, r.title, r.abstract, r.authors, r.year, r.journal, r.doi, r.pmid, r.keywords,
-                              r.fields, label, ev.note if ev else "", ev.reason if ev else "", names))
+                              r.fields, label, ev.note if ev else "", ev.reason if ev else "", names,
+                              own_ids.get(r.id, "")))
     return rows

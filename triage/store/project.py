@@ -715,6 +715,11 @@ class Project:
         return [StoredRecord(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7], json.loads(r[8]), json.loads(r[9]))
                 for r in rows]
 
+    def identifiers(self) -> list[tuple[int, str, str, dict]]:
+        """(id, doi, pmid, original fields) of every record, merged duplicates included."""
+        return [(r[0], r[1], r[2], json.loads(r[3])) for r in
+                self._conn.execute("SELECT id, doi, pmid, fields FROM records ORDER BY id")]
+
     def content_hashes(self) -> dict[int, str]:
         """record id -> hash of its bibliographic content (every record, duplicates included)."""
         return dict(self._conn.execute("SELECT id, content_hash FROM records"))
