@@ -163,22 +163,26 @@ def _record_by_name(project: Project, name: str, id_column: str | None) -> int:
 @cli.command()
 @click.argument("directory", type=_DIR)
 @click.option("--which", type=click.Choice(["included", "excluded", "maybe", "unlabelled", "all"]), default="all",
-              show_default=True, help="Records to export by current label.")
+              show_default=True, help="Records to export by current label (--what records).")
 @click.option("--what", type=click.Choice(["records", "decisions"]), default="records", show_default=True,
               help="records: one row per de-duplicated record with its label; decisions: the audit trail, every "
                    "label event (reviewer, time, round, origin, label, note, reason) and every resolution.")
 @click.option("--format", "fmt", type=click.Choice(["ris", "csv", "json"]), default=None,
               help="records: ris (default) or csv; decisions: csv (default) or json.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output file (default: stdout).")
+@click.option("--json", "as_json", is_flag=True, help="With --what decisions: JSON (same as --format json).")
 @click.option("--reviewer", default=None,
               help="Dual screening: export only this reviewer's own decisions (default: the final labels, "
                    "resolved or agreed).")
-def export(directory: str, which: str, what: str, fmt: str | None, out: str | None, reviewer: str | None) -> None:
+def export(directory: str, which: str, what: str, fmt: str | None, as_json: bool, out: str | None,
+           reviewer: str | None) -> None:
     """Export de-duplicated records with their labels (RIS or CSV), or the decisions (audit trail)."""
     from triage.io.output import refuse_protected, write_output
     from triage.io.writers import write_csv, write_ris
     from triage.store.labels_io import export_rows, refuse_unimported
 
+    if as_json:
+        fmt = fmt or "json"
     fmt = fmt or ("ris" if what == "records" else "csv")
     allowed = ("ris", "csv") if what == "records" else ("csv", "json")
     if fmt not in allowed:
@@ -271,10 +275,20 @@ def prisma(directory: str, as_json: bool, fmt: str, out: str | None) -> None:
 @click.argument("directory", type=_DIR)
 @click.option("--split", "split_id", type=int, default=None,
               help="Undo a merge: record ID becomes its own record and is never merged again.")
+@click.option("--merge", "merge_ids", type=int, nargs=2, default=None, metavar="KEEP OTHER",
+              help="Merge by hand: record OTHER (with its group) becomes a duplicate of record KEEP; undo with "
+                   "--split OTHER.")
 @click.option("--json", "as_json", is_flag=True, help="Print the groups as JSON.")
-def duplicates(directory: str, split_id: int | None, as_json: bool) -> None:
+def duplicates(directory: str, split_id: int | None, merge_ids: tuple[int, int] | None, as_json: bool) -> None:
     """List duplicate groups (each member with its source file, position and matching key)."""
-    with Project.open(directory, readonly=split_id is None) as project:
+    if split_id is not None and merge_ids:
+        raise TriageError("give --split or --merge, not both")
+    with Project.open(directory, readonly=split_id is None and not merge_ids) as project:
+        if merge_ids:
+            rep = project.merge_records(*merge_ids)
+            click.echo(f"Saved: record {merge_ids[1]} merged into record {rep}'s group (undo with "
+                       f"`triage duplicates {directory} --split {merge_ids[1]}`).")
+            return
         if split_id is not None:
             project.split_duplicate(split_id)
             click.echo(f"Saved: record {split_id} split from its group; it will not be merged again.")

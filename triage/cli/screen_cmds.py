@@ -46,9 +46,9 @@ def rank(directory: str, preset: str | None, as_json: bool) -> None:
                 click.echo(line)
 
 
-@cli.command("next")
+@cli.command("next", short_help="The next N records to screen, as a CSV batch to fill in and `label`.")
 @click.argument("directory", type=click.Path(file_okay=False))
-@click.option("-n", "n", default=20, show_default=True, type=click.IntRange(min=1), help="Records in the batch.")
+@click.option("-n", "--number", "n", default=20, show_default=True, type=click.IntRange(min=1), help="Records in the batch.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="CSV file (default: stdout).")
 @click.option("--preset", default=None, help="Model preset (default: the project's).")
 @click.option("--reviewer", default=None,

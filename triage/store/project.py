@@ -591,7 +591,7 @@ class Project:
                     else:
                         n_already += 1
                 else:
-                    keys = match_keys(r.title, r.year, r.doi, r.pmid)
+                    keys = match_keys(r.title, r.year, r.doi, r.pmid, r.abstract)
                     group, key = self._find_group(c, keys, normalise_doi(r.doi), kept_apart, r.abstract)
                     c.execute(
                         "INSERT INTO records(title, abstract, authors, year, journal, doi, pmid, keywords, fields, "
@@ -631,6 +631,10 @@ class Project:
                 rep = Project._representative(c, rid)
                 if rep in kept_apart:
                     continue
+                if key.startswith("abstract:") and doi:  # same short title, year and abstract: unless DOIs differ
+                    members = c.execute("SELECT doi FROM records WHERE id = ? OR duplicate_of = ?", (rep, rep)).fetchall()
+                    if {normalise_doi(d) for d, in members} - {"", doi}:
+                        continue
                 if key.startswith("title:") and (doi or len(words) >= 10):
                     # Same title but different DOIs, or abstracts with almost no words in common:
                     # distinct works. Check the whole group, not only the matching record, or a
@@ -666,6 +670,33 @@ class Project:
                 raise LabelError(f"record {record_id} is not a merged duplicate (it represents its group)")
             c.execute("UPDATE records SET duplicate_of = NULL, match_key = NULL WHERE id = ?", (record_id,))
             c.execute("INSERT OR IGNORE INTO kept_apart(record_id) VALUES (?)", (record_id,))
+            prefix = f"manual:{record_id}:"  # its own group, if it came with it in a manual merge
+            for rid, key in c.execute("SELECT id, match_key FROM records WHERE match_key LIKE ?",
+                                      (prefix + "%",)).fetchall():
+                c.execute("UPDATE records SET duplicate_of = ?, match_key = ? WHERE id = ?",
+                          (record_id, key[len(prefix):] or None, rid))
+
+    def merge_records(self, keep: int, other: int) -> int:
+        """Merge by hand: record `other` (with its group) joins the group of `keep`, match key
+        'manual'; undo with `split_duplicate(other)`. Refused when `other`'s group has labels (they
+        would be hidden: merge the other way). Returns the representative of the merged group."""
+        with self.transaction() as c:
+            for rid in (keep, other):
+                if not c.execute("SELECT 1 FROM records WHERE id = ?", (rid,)).fetchone():
+                    raise LabelError(f"no record with id {rid}")
+            rep, orep = self._representative(c, keep), self._representative(c, other)
+            if rep == orep:
+                raise LabelError(f"records {keep} and {other} are already in one group (record {rep})")
+            if c.execute("SELECT 1 FROM label_events WHERE record_id = ? LIMIT 1", (orep,)).fetchone():
+                raise LabelError(f"record {other} has labels; merge the other way round (`--merge {other} {keep}`) "
+                                 "so that they stay visible, or undo them first")
+            moved = [r[0] for r in c.execute("SELECT id FROM records WHERE id = ? OR duplicate_of = ?", (orep, orep))]
+            # members of OTHER's group remember it ('manual:<other>:<their key>'), so --split OTHER takes them back
+            c.execute("UPDATE records SET duplicate_of = ?, match_key = 'manual' WHERE id = ?", (rep, orep))
+            c.executemany("UPDATE records SET duplicate_of = ?, match_key = 'manual:' || ? || ':' || "
+                          "COALESCE(match_key, '') WHERE id = ?", [(rep, orep, m) for m in moved if m != orep])
+            c.executemany("DELETE FROM kept_apart WHERE record_id = ?", [(m,) for m in moved])
+            return rep
 
     def group_members(self, representative: int) -> list[dict]:
         """A duplicate group, representative first: dicts with id, title, match_key (the key that
