@@ -191,6 +191,26 @@ def reasons_from_criteria(criteria: str) -> list[str]:
     return out
 
 
+TERMS_META = "terms"
+
+
+def terms(project: Project) -> dict[str, list[str]]:
+    """{"include": [...], "exclude": [...]}: the words and phrases `screen` highlights."""
+    raw = project.meta(TERMS_META, "")
+    got = json.loads(raw) if raw else {}
+    return {"include": list(got.get("include", [])), "exclude": list(got.get("exclude", []))}
+
+
+def set_terms(project: Project, include: list[str] | None, exclude: list[str] | None) -> dict[str, list[str]]:
+    """Replace the include and/or exclude term lists (None keeps a list as it is)."""
+    now = terms(project)
+    for name, new in (("include", include), ("exclude", exclude)):
+        if new is not None:
+            now[name] = [" ".join(t.split()) for t in new if t.strip()]
+    project.set_meta(TERMS_META, json.dumps(now, ensure_ascii=False))
+    return now
+
+
 def exclusion_reasons(project: Project) -> dict[int, str]:
     """record id -> the reason of its final 'exclude' label ('' when none was given). Single mode:
     the reason of the latest event; dual mode: of the resolution, else the first reviewer (by

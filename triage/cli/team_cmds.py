@@ -195,3 +195,36 @@ def reasons_cmd(directory: str, texts: tuple[str, ...], from_criteria: bool, as_
                    "--from-criteria.")
     for i, r in enumerate(listed, 1):
         click.echo(f"{i:>2}. {r}")
+
+
+@cli.command("terms", short_help="Show or set the terms `screen` highlights (include green, exclude red).")
+@click.argument("directory", type=_DIR)
+@click.option("--include", "include", multiple=True,
+              help="A word or phrase that suggests inclusion (repeat, or separate with commas); replaces the list.")
+@click.option("--exclude", "exclude", multiple=True,
+              help="A word or phrase that suggests exclusion (repeat, or separate with commas); replaces the list.")
+@click.option("--clear", is_flag=True, help="Remove both lists.")
+@click.option("--json", "as_json", is_flag=True, help="Print the lists as JSON.")
+def terms_cmd(directory: str, include: tuple[str, ...], exclude: tuple[str, ...], clear: bool, as_json: bool) -> None:
+    """The include and exclude terms `triage screen` highlights in titles, keywords and abstracts
+    (case-insensitive; any part of a word matches)."""
+    from triage.team import set_terms, terms
+
+    def split(values):
+        return [t.strip() for v in values for t in v.split(",") if t.strip()] if values else None
+
+    write = bool(include or exclude or clear)
+    with Project.open(directory, readonly=not write) as project:
+        if clear:
+            now = set_terms(project, [], [])
+        elif write:
+            now = set_terms(project, split(include), split(exclude))
+        else:
+            now = terms(project)
+    if as_json:
+        _echo_json(now)
+        return
+    if write:
+        click.echo("Saved.")
+    click.echo(f"Include terms: {', '.join(now['include']) or '(none)'}")
+    click.echo(f"Exclude terms: {', '.join(now['exclude']) or '(none)'}")
