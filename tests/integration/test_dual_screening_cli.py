@@ -211,3 +211,28 @@ def test_single_mode_commands_say_how_to_switch(tmp_path):
     assert r.exit_code == 2 and f"triage mode {proj} dual" in r.output
     assert "dual screening" in run("mode", proj, "dual").stdout
     assert json.loads(run("conflicts", proj, "--json").stdout) == []
+
+
+def test_a_colleagues_equal_label_does_not_make_my_batch_look_imported(tmp_path):
+    data, _ = _unlabelled(tmp_path)
+    proj = tmp_path / "rv"
+    run("init", proj, "--dual")
+    run("import", proj, data)
+    rows = _batch(proj, "ann", 2, tmp_path / "ann.csv")
+    _fill(tmp_path / "ann.csv", rows, {r["record_id"]: "exclude" for r in rows})
+    for r in rows:  # bob gives the same labels; ann has not imported her file yet
+        run("label", proj, "--record", r["record_id"], "exclude", "--reviewer", "bob")
+    r = run("next", proj, "-n", 2, "--out", tmp_path / "ann.csv", "--reviewer", "ann", "--preset", "tfidf_svm",
+            ok=False)
+    assert r.exit_code == 2 and "2 labels not yet imported" in r.output
+
+
+def test_resolution_file_with_an_unknown_record_names_the_line(tmp_path):
+    data, _ = _unlabelled(tmp_path)
+    proj = tmp_path / "rv"
+    run("init", proj, "--dual")
+    run("import", proj, data)
+    f = tmp_path / "res.csv"
+    f.write_text("record_id,label\n1,include\n999,exclude\n", encoding="utf-8")
+    r = run("resolve", proj, f, ok=False)
+    assert r.exit_code == 2 and "line 3: no record with id 999" in r.output

@@ -67,7 +67,7 @@ def next_batch(directory: str, n: int, out: str | None, preset: str | None, revi
     with Project.open(directory) as project:
         if out:  # before ranking: never overwrite the project or a batch with labels not imported
             refuse_protected(out, directory)
-            refuse_unimported(project, out)
+            refuse_unimported(project, out, reviewer)
         batch = next_batch_for(project, n, reviewer, preset)
         rnd, scores = batch.round, batch.scores
         records = project.records(batch.record_ids)

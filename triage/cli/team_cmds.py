@@ -85,6 +85,13 @@ def resolve_cmd(directory: str, target: str | None, record_id: int | None, note:
         if note or reason:
             raise TriageError("--note and --reason need --record ID (a resolution file has note/reason columns)")
         rows = [r for r in read_label_file(target) if r.label is not None]
+        with Project.open(directory, readonly=True) as project:
+            known = set(project.content_hashes())
+        unknown = [r for r in rows if r.record_id not in known]
+        if unknown:
+            more = f" (and {len(unknown) - 1} more rows)" if len(unknown) > 1 else ""
+            raise LabelError(f"{target}, line {unknown[0].line}: no record with id {unknown[0].record_id}{more}; "
+                             "nothing was stored")
         items = [(r.record_id, r.label) for r in rows]
         notes, reasons = [r.note for r in rows], [r.reason for r in rows]
     else:

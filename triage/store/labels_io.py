@@ -417,7 +417,7 @@ def apply_label_file(project: Project, path: str | Path, reviewer: str, id_colum
     return BatchResult(len(todo), len(rows) - len(todo), changed, latest)
 
 
-def unimported_labels(project: Project, path: str | Path) -> int:
+def unimported_labels(project: Project, path: str | Path, reviewer: str | None = None) -> int:
     """How many filled-in labels of an existing batch file the project never stored.
 
     Lenient: a file that is not a label file (no record_id and label columns, unreadable) holds 0;
@@ -440,7 +440,11 @@ def unimported_labels(project: Project, path: str | Path) -> int:
         rep_of = _rep_map(project)
         # every (record, label) the project has ever stored: a label imported and later changed
         # (e.g. in `triage screen`) is not pending work
-        given = {(e.record_id, e.label) for e in project.label_events() if e.label is not None}
+        # (dual screening with `reviewer`: only that reviewer's own decisions, so a colleague's equal
+        # label does not make a batch look imported)
+        mine = reviewer is not None and project.mode() == "dual"
+        given = {(e.record_id, e.label) for e in project.label_events() if e.label is not None
+                 and (not mine or (e.reviewer == reviewer and e.kind == "decision"))}
         pending = 0
         for row in reader:
             raw = row[i_label].strip() if i_label < len(row) else ""
@@ -457,10 +461,10 @@ def unimported_labels(project: Project, path: str | Path) -> int:
         return 1  # a batch cut short or damaged: treat as holding work
 
 
-def refuse_unimported(project: Project, path: str | Path) -> None:
+def refuse_unimported(project: Project, path: str | Path, reviewer: str | None = None) -> None:
     """Raise OutputError when `path` holds labels the project does not have yet (`triage next` and
     `triage sample` never overwrite a filled-in batch)."""
-    n = unimported_labels(project, path)
+    n = unimported_labels(project, path, reviewer)
     if n:
         raise OutputError(
             f"{path} holds {n} label{'s' if n != 1 else ''} not yet imported into the project; nothing was written. "
