@@ -35,8 +35,9 @@ def draw_prisma(counts: dict, path: str | Path, fmt: str) -> None:
     included, maybe, not_screened, conflicts (dual screening; optional)."""
     import matplotlib
 
-    matplotlib.use("Agg", force=False)
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
 
     fig = plt.figure(figsize=(8.27, 9.0))
     ax = fig.add_axes([0, 0, 1, 1])
@@ -45,8 +46,7 @@ def draw_prisma(counts: dict, path: str | Path, fmt: str) -> None:
     ax.axis("off")
     # phase labels
     for y, h, label in ((0.74, 0.22, "Identification"), (0.28, 0.42, "Screening"), (0.04, 0.2, "Included")):
-        ax.add_patch(__import__("matplotlib.patches", fromlist=["Rectangle"]).Rectangle(
-            (0.02, y), 0.06, h, facecolor=_HEAD, edgecolor=_FRAME, lw=1))
+        ax.add_patch(Rectangle((0.02, y), 0.06, h, facecolor=_HEAD, edgecolor=_FRAME, lw=1))
         ax.text(0.05, y + h / 2, label, rotation=90, va="center", ha="center", fontsize=10, weight="bold")
     ax.text(0.5, 0.985, "PRISMA 2020 flow diagram (title/abstract screening with triage)", ha="center",
             va="top", fontsize=10, weight="bold")
