@@ -203,6 +203,40 @@ def next_batch(project: Project, n: int, preset_name: str | None = None, progres
     return Batch(rnd, rnd.record_ids[keep][:n], rnd.scores[keep][:n])
 
 
+def next_batch_for(project: Project, n: int, reviewer: str, preset_name: str | None = None, progress=None,
+                   embedder=None) -> Batch:
+    """The next n records for `reviewer` in ranked order. Single mode: as `next_batch`. Dual
+    (blinded) mode: every record except those this reviewer decided and those already settled
+    (resolved, or imported with a label) - a colleague's decisions are neither shown nor used to
+    hide a record. The ranking itself is trained on the project's ranking labels
+    (triage.store.decisions)."""
+    if project.mode() == "single":
+        return next_batch(project, n, preset_name, progress, embedder)
+    rnd = current_round(project, preset_name, progress, embedder)
+    keep = reviewer_queue(project, rnd, reviewer)[:n]
+    return Batch(rnd, np.array([i for i, _ in keep], dtype=np.int64), np.array([s for _, s in keep], dtype=float))
+
+
+def reviewer_queue(project: Project, rnd: RoundRow, reviewer: str) -> list[tuple[int, float]]:
+    """[(record id, score)] still to screen for `reviewer`, in the order to screen them.
+
+    Single mode: the round's pool minus every labelled record. Dual mode: a round ranks only its
+    pool, so records a colleague has labelled come first, in the order they were labelled (the
+    rankings of their time put them at the top) with the score of the last round that ranked
+    them; then the round's pool in ranked order; minus `project.done_for(reviewer)`."""
+    done = project.done_for(reviewer)
+    pool = list(zip(rnd.record_ids.tolist(), rnd.scores.tolist()))
+    if project.mode() == "single":
+        return [(i, s) for i, s in pool if i not in done]
+    last_score: dict[int, float] = {}
+    for r in project.rounds():
+        last_score.update(zip(r.record_ids.tolist(), r.scores.tolist()))
+    in_pool = {i for i, _ in pool}
+    earlier = [(i, last_score.get(i, float("nan"))) for i in project.history().record_ids.tolist()
+               if i not in in_pool]
+    return [(i, s) for i, s in earlier + pool if i not in done]
+
+
 def project_pool(project: Project, history: History | None = None) -> np.ndarray:
     """Ids of the unlabelled records (group representatives), ascending: the pool."""
     labelled = set((history or project.history()).record_ids.tolist())

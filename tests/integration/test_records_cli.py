@@ -118,7 +118,7 @@ def test_label_batch_file(project_dir, tmp_path):
                  encoding="utf-8")
     run("label", project_dir, "--record", 2, "include")
     out = run("label", project_dir, f, "--reviewer", "bob").output
-    assert "Saved 3 labels" in out and "1 empty rows skipped" in out and "1 changed" in out
+    assert "Saved 3 labels" in out and "1 empty row skipped" in out and "1 changed" in out
     with Project.open(project_dir) as p:
         assert p.current_labels() == {1: "include", 2: "exclude", 4: "maybe"}
         assert {e.origin for e in p.label_events() if e.reviewer == "bob"} == {"ranked"}

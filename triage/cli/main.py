@@ -38,5 +38,18 @@ def main() -> None:
 
 # Imported last, for their side effect of adding commands to `cli`.
 from triage.cli import (  # noqa: E402,F401
-    features_cmds, maintenance_cmds, project_cmds, records_cmds, report_cmds, screen_cmds, simulate_cmds,
+    features_cmds, maintenance_cmds, project_cmds, records_cmds, report_cmds, screen_cmds, simulate_cmds, team_cmds,
 )
+
+
+def _first_sentence(text: str) -> str:
+    """The help's first sentence (its first paragraph up to '. '), unwrapped: a command summary
+    that `triage --help` shows whole instead of click's 45-character cut."""
+    para = " ".join((text or "").strip().split("\n\n")[0].split())
+    cut = para.find(". ")
+    return para if cut < 0 else para[:cut + 1]
+
+
+for _cmd in cli.commands.values():
+    if _cmd.short_help is None and _cmd.help:
+        _cmd.short_help = _first_sentence(_cmd.help)

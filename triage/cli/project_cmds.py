@@ -22,7 +22,11 @@ PROGRESS_BAR_BYTES = 5 * 1024 * 1024
               help="A UTF-8 text file with the eligibility criteria, stored with the project.")
 @click.option("--seed", default=0, show_default=True, type=int, help="The project's random seed.")
 @click.option("--preset", default=None, help="Model preset for this project (default: see `triage presets`).")
-def init_cmd(directory: Path, question: str, criteria_file: Path | None, seed: int, preset: str | None) -> None:
+@click.option("--dual", is_flag=True,
+              help="Blinded dual screening: every reviewer's decisions are kept apart and compared "
+                   "(`triage conflicts`, `triage agreement`); switch later with `triage mode`.")
+def init_cmd(directory: Path, question: str, criteria_file: Path | None, seed: int, preset: str | None,
+             dual: bool) -> None:
     """Create a new project in DIRECTORY."""
     from triage.learn.presets import load_preset
     from triage.store.project import Project
@@ -33,10 +37,11 @@ def init_cmd(directory: Path, question: str, criteria_file: Path | None, seed: i
             preset = str(Path(preset).resolve())  # a preset file of the reviewer's: keep where it is
 
     criteria = _read_criteria(criteria_file) if criteria_file is not None else ""
-    with Project.create(directory, question=question, criteria=criteria, seed=seed) as project:
+    with Project.create(directory, question=question, criteria=criteria, seed=seed,
+                        mode="dual" if dual else "single") as project:
         if preset is not None:
             project.set_meta("preset", preset)
-    click.echo(f"Created project in {directory}")
+    click.echo(f"Created project in {directory}" + (" (dual screening, blinded)" if dual else ""))
 
 
 def _read_criteria(path: Path) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import click
 
@@ -16,21 +17,6 @@ _DIR = click.Path(file_okay=False)
 
 def _echo_json(obj) -> None:
     click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
-
-
-def _prisma(project: Project) -> dict:
-    c = project.counts()
-    return {
-        "identified_by_source": [{"source": s["name"], "records": s["n_entries"]} for s in project.sources()],
-        "identified": c["identified"],
-        "duplicates_removed": c["duplicates"],
-        "records_after_deduplication": c["records"],
-        "screened": c["labelled"],
-        "included": c["included"],
-        "excluded": c["excluded"],
-        "maybe": c["maybe"],
-        "not_screened": c["unlabelled"],
-    }
 
 
 @cli.command()
@@ -51,6 +37,10 @@ def status(directory: str, as_json: bool) -> None:
             ("Records", counts["records"]), ("Labelled", counts["labelled"]), ("  included", counts["included"]),
             ("  excluded", counts["excluded"]), ("  maybe", counts["maybe"]), ("Unlabelled", counts["unlabelled"]),
             ("Rounds", counts["rounds"])]
+    if counts.get("mode") == "dual":  # final labels above; the records still open between reviewers
+        rows[3:3] = [("Screened (dual, blinded)", counts["labelled"]), ("  conflicts", counts["conflicts"]),
+                     ("  awaiting 2nd reviewer", counts["awaiting_second"])]
+        del rows[6]  # "Labelled" (the screened count above)
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         click.echo(f"{k:<{width}}  {v:>7}")
@@ -77,14 +67,19 @@ def _embedding_line(e: dict) -> str:
 @cli.command()
 @click.argument("directory", type=_DIR)
 @click.argument("target", required=False)
-@click.option("--record", "record_id", type=int, default=None,
-              help="Label one record by id; TARGET is then the label (include/exclude/maybe, 1/0, y/n).")
+@click.argument("extra", nargs=-1, required=False)
+@click.option("--record", "record_id", default=None,
+              help="Label one record by id (with --id-column: by DOI, PMID or the imported file's id); TARGET is "
+                   "then the label (include/exclude/maybe, 1/0, y/n).")
+@click.option("--id-column", default=None,
+              help="How records are named (in FILE's column of this name, or by --record): doi, pmid, or a column/tag "
+                   "of the imported files such as record_id, ID or AN (default: triage's record_id).")
 @click.option("--undo", is_flag=True, help="With --record: remove the record's current label.")
 @click.option("--note", default="", help="With --record: a free-text note stored with the label.")
 @click.option("--reason", default="", help="With --record: the reason (e.g. an exclusion criterion).")
-@click.option("--reviewer", default=None, help="Reviewer name (default: the OS user name).")
-def label(directory: str, target: str | None, record_id: int | None, undo: bool, note: str, reason: str,
-          reviewer: str | None) -> None:
+@click.option("--reviewer", default=None, help="Reviewer name (default: $TRIAGE_REVIEWER, else the OS user name).")
+def label(directory: str, target: str | None, extra: tuple[str, ...], record_id: str | None, id_column: str | None,
+          undo: bool, note: str, reason: str, reviewer: str | None) -> None:
     """Store labels: `label DIR --record ID LABEL`, `label DIR --record ID --undo`, or `label DIR FILE`.
 
     FILE is a CSV (comma, semicolon or tab separated) with columns record_id and label (optional
@@ -94,6 +89,11 @@ def label(directory: str, target: str | None, record_id: int | None, undo: bool,
     from triage.store.labels_io import apply_label_file, default_reviewer, parse_label_value
 
     reviewer = reviewer or default_reviewer()
+    if extra:
+        if record_id is None and target is not None and len(extra) == 1:
+            raise TriageError(f"to label one record give --record: `triage label {directory} --record {target} "
+                              f"{extra[0]}`")
+        raise TriageError(f"unexpected extra argument {extra[0]!r}; see `triage label --help`")
     if record_id is None:
         if undo or note or reason:
             raise TriageError("--undo, --note and --reason need --record ID (a batch file has note/reason columns)")
@@ -102,9 +102,10 @@ def label(directory: str, target: str | None, record_id: int | None, undo: bool,
         from triage.service import summary_line
 
         with Project.open(directory) as project:
-            res = apply_label_file(project, target, reviewer)
-            click.echo(f"Saved {res.stored} labels from {target} ({res.skipped_empty} empty rows skipped, "
-                       f"{res.changed} changed from their previous label).")
+            res = apply_label_file(project, target, reviewer, id_column)
+            skipped = f"{res.skipped_empty} empty row{'s' if res.skipped_empty != 1 else ''} skipped"
+            changed = f"{res.changed} changed from {'its' if res.changed == 1 else 'their'} previous label"
+            click.echo(f"Saved {res.stored} label{'s' if res.stored != 1 else ''} from {target} ({skipped}, {changed}).")
             line = summary_line(project)
         if line:
             click.echo(line)
@@ -118,8 +119,10 @@ def label(directory: str, target: str | None, record_id: int | None, undo: bool,
     if not undo and value is None:
         raise LabelError("empty label (use include, exclude or maybe, or --undo)")
     with Project.open(directory) as project:
+        record_id = _record_by_name(project, record_id, id_column)
         rep = dict((d, r) for r, ds in project.duplicate_groups() for d in ds).get(record_id, record_id)
-        before = project.current_labels().get(rep)
+        dual = project.mode() == "dual"
+        before = (project.reviewer_labels(reviewer) if dual else project.current_labels()).get(rep)
         if undo and before is None:
             raise LabelError(f"record {record_id} has no label to undo")
         # The reviewer chose this record, not the ranking: origin 'prior' (a later correction of a
@@ -127,32 +130,85 @@ def label(directory: str, target: str | None, record_id: int | None, undo: bool,
         project.add_labels([(record_id, value)], reviewer=reviewer, origin="prior", note=note, reason=reason)
     where = f"record {record_id}" + (f" (stored on its group's record {rep})" if rep != record_id else "")
     if undo:
-        click.echo(f"Saved: {where} label removed (was {before}).")
+        whose = f"{reviewer}'s " if dual else ""
+        click.echo(f"Saved: {where} {whose}label removed (was {before}).")
     else:
         was = f" (was {before})" if before and before != value else (" (unchanged)" if before == value else "")
+        if dual:
+            was = f" as {reviewer}'s decision" + (f" (your earlier label: {before})" if before and before != value
+                                                 else " (unchanged)" if before == value else "")
         click.echo(f"Saved: {where} -> {value}{was}.")
+
+
+def _record_by_name(project: Project, name: str, id_column: str | None) -> int:
+    """Triage's record id of `--record NAME` (an id number, or with --id-column a DOI/PMID/file id)."""
+    if not id_column:
+        try:
+            return int(name)
+        except ValueError:
+            raise LabelError(f"--record {name!r}: triage's record ids are whole numbers; to name a record by its "
+                             "DOI, PMID or the imported file's own id add --id-column doi|pmid|NAME") from None
+    from triage.io.dedup import normalise_doi
+    from triage.store.labels_io import record_lookup
+
+    key = normalise_doi(name) if id_column.strip().lower() == "doi" else name.strip()
+    hits = record_lookup(project, id_column).get(key, set())
+    if len(hits) != 1:
+        raise LabelError(f"no record with {id_column} {name!r}" if not hits else
+                         f"{id_column} {name!r} names {len(hits)} records ({', '.join(map(str, sorted(hits)))}); "
+                         "give triage's record id with --record")
+    return next(iter(hits))
 
 
 @cli.command()
 @click.argument("directory", type=_DIR)
 @click.option("--which", type=click.Choice(["included", "excluded", "maybe", "unlabelled", "all"]), default="all",
-              show_default=True, help="Records to export by current label.")
-@click.option("--format", "fmt", type=click.Choice(["ris", "csv"]), default="ris", show_default=True)
+              show_default=True, help="Records to export by current label (--what records).")
+@click.option("--what", type=click.Choice(["records", "decisions"]), default="records", show_default=True,
+              help="records: one row per de-duplicated record with its label; decisions: the audit trail, every "
+                   "label event (reviewer, time, round, origin, label, note, reason) and every resolution.")
+@click.option("--format", "fmt", type=click.Choice(["ris", "csv", "json"]), default=None,
+              help="records: ris (default) or csv; decisions: csv (default) or json.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output file (default: stdout).")
-def export(directory: str, which: str, fmt: str, out: str | None) -> None:
-    """Export de-duplicated records with their labels as RIS or CSV."""
+@click.option("--json", "as_json", is_flag=True, help="With --what decisions: JSON (same as --format json).")
+@click.option("--reviewer", default=None,
+              help="Dual screening: export only this reviewer's own decisions (default: the final labels, "
+                   "resolved or agreed).")
+def export(directory: str, which: str, what: str, fmt: str | None, as_json: bool, out: str | None,
+           reviewer: str | None) -> None:
+    """Export de-duplicated records with their labels (RIS or CSV), or the decisions (audit trail)."""
     from triage.io.output import refuse_protected, write_output
     from triage.io.writers import write_csv, write_ris
     from triage.store.labels_io import export_rows, refuse_unimported
 
+    if as_json:
+        fmt = fmt or "json"
+    fmt = fmt or ("ris" if what == "records" else "csv")
+    allowed = ("ris", "csv") if what == "records" else ("csv", "json")
+    if fmt not in allowed:
+        raise TriageError(f"--what {what} is written as {' or '.join(allowed)}, not {fmt}")
     if out:
         refuse_protected(out, directory)
     with Project.open(directory, readonly=True) as project:
         if out:
             refuse_unimported(project, out)
-        rows = export_rows(project, which)
+        if what == "decisions":
+            from triage.team import decision_rows
+
+            header, drows = decision_rows(project, reviewer)
+        else:
+            rows = export_rows(project, which, reviewer)
     buf = io.StringIO(newline="")
-    n = (write_csv if fmt == "csv" else write_ris)(rows, buf)
+    if what == "decisions":
+        if fmt == "json":
+            buf.write(json.dumps([dict(zip(header, r)) for r in drows], indent=2, ensure_ascii=False) + "\n")
+        else:
+            from triage.io.writers import write_table
+
+            write_table(header, drows, buf)
+        n = len(drows)
+    else:
+        n = (write_csv if fmt == "csv" else write_ris)(rows, buf)
     if out:
         write_output(out, buf.getvalue(), project_dir=directory)
         click.echo(f"Wrote {n} records to {out}", err=True)
@@ -160,37 +216,79 @@ def export(directory: str, which: str, fmt: str, out: str | None) -> None:
         click.echo(buf.getvalue(), nl=False)
 
 
-@cli.command()
+@cli.command(short_help="PRISMA 2020 flow counts, or the flow diagram (--format svg|png).")
 @click.argument("directory", type=_DIR)
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as a JSON object.")
-def prisma(directory: str, as_json: bool) -> None:
-    """PRISMA flow counts: identified per source, duplicates removed, screened, included, excluded."""
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "svg", "png"]), default="text",
+              show_default=True,
+              help="text or json counts, or the PRISMA 2020 flow diagram as svg or png (needs --out); "
+                   "--format json is the same as --json.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Write to this file (the diagram's format follows --format, else the file's extension).")
+def prisma(directory: str, as_json: bool, fmt: str, out: str | None) -> None:
+    """PRISMA 2020 flow: identified per source, duplicates removed, screened, excluded (with
+    reasons), included. In dual screening, final decisions only (resolved or agreed)."""
+    from triage.team import prisma_counts
+
+    if out and fmt == "text" and not as_json and Path(out).suffix.lower() in (".svg", ".png", ".json"):
+        fmt = Path(out).suffix.lower()[1:]
+    if fmt in ("svg", "png") and not out:
+        raise TriageError(f"--format {fmt} draws the diagram into a file: give --out FILE.{fmt}")
+    if out:
+        from triage.io.output import refuse_protected
+
+        refuse_protected(out, directory)
     with Project.open(directory, readonly=True) as project:
-        p = _prisma(project)
-    if as_json:
-        _echo_json(p)
+        p = prisma_counts(project)
+    if fmt in ("svg", "png"):
+        from triage.io.output import write_output
+        from triage.report.prisma import draw_prisma
+
+        write_output(out, lambda tmp: draw_prisma(p, tmp, fmt), project_dir=directory)
+        click.echo(f"Wrote the PRISMA 2020 flow diagram to {out}", err=True)
         return
-    click.echo("Identification")
-    for s in p["identified_by_source"]:
-        click.echo(f"  {s['source']}: {s['records']}")
-    click.echo(f"  Records identified: {p['identified']}")
-    click.echo(f"  Duplicates removed: {p['duplicates_removed']}")
-    click.echo("Screening (title/abstract)")
-    click.echo(f"  Records screened: {p['screened']} of {p['records_after_deduplication']}")
-    click.echo(f"  Included: {p['included']}")
-    click.echo(f"  Excluded: {p['excluded']}")
-    click.echo(f"  Maybe: {p['maybe']}")
-    click.echo(f"  Not yet screened: {p['not_screened']}")
+    if as_json or fmt == "json":
+        text = json.dumps(p, indent=2, ensure_ascii=False) + "\n"
+    else:
+        lines = ["Identification"] + [f"  {s['source']}: {s['records']}" for s in p["identified_by_source"]]
+        lines += [f"  Records identified: {p['identified']}", f"  Duplicates removed: {p['duplicates_removed']}",
+                  "Screening (title/abstract)",
+                  f"  Records screened: {p['screened']} of {p['records_after_deduplication']}",
+                  f"  Included: {p['included']}", f"  Excluded: {p['excluded']}"]
+        lines += [f"    {r}: {n}" for r, n in p["excluded_by_reason"].items()]
+        lines += [f"  Maybe: {p['maybe']}"]
+        if "conflicts" in p:
+            lines += [f"  Reviewers disagree (not resolved): {p['conflicts']}",
+                      f"  Awaiting the second reviewer: {p['awaiting_second']}"]
+        lines += [f"  Not yet screened: {p['not_screened']}"]
+        text = "\n".join(lines) + "\n"
+    if out:
+        from triage.io.output import write_output
+
+        write_output(out, text, project_dir=directory)
+        click.echo(f"Wrote {out}", err=True)
+    else:
+        click.echo(text, nl=False)
 
 
 @cli.command()
 @click.argument("directory", type=_DIR)
 @click.option("--split", "split_id", type=int, default=None,
               help="Undo a merge: record ID becomes its own record and is never merged again.")
+@click.option("--merge", "merge_ids", type=int, nargs=2, default=None, metavar="KEEP OTHER",
+              help="Merge by hand: record OTHER (with its group) becomes a duplicate of record KEEP; undo with "
+                   "--split OTHER.")
 @click.option("--json", "as_json", is_flag=True, help="Print the groups as JSON.")
-def duplicates(directory: str, split_id: int | None, as_json: bool) -> None:
+def duplicates(directory: str, split_id: int | None, merge_ids: tuple[int, int] | None, as_json: bool) -> None:
     """List duplicate groups (each member with its source file, position and matching key)."""
-    with Project.open(directory, readonly=split_id is None) as project:
+    if split_id is not None and merge_ids:
+        raise TriageError("give --split or --merge, not both")
+    with Project.open(directory, readonly=split_id is None and not merge_ids) as project:
+        if merge_ids:
+            rep = project.merge_records(*merge_ids)
+            click.echo(f"Saved: record {merge_ids[1]} merged into record {rep}'s group (undo with "
+                       f"`triage duplicates {directory} --split {merge_ids[1]}`).")
+            return
         if split_id is not None:
             project.split_duplicate(split_id)
             click.echo(f"Saved: record {split_id} split from its group; it will not be merged again.")

@@ -20,12 +20,17 @@ def _check(target: float, confidence: float) -> None:
 
 @cli.command("report")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default=None,
+              help="md, html or json (default: from the --out extension .md/.html/.json, else md).")
+@click.option("--json", "as_json", is_flag=True, help="The report as JSON (same as --format json).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file (default: stdout; for html: DIR/stopping-report.html).")
-@click.option("--target", type=float, default=0.95, show_default=True, help="Recall target.")
-@click.option("--confidence", type=float, default=0.95, show_default=True)
-def report_cmd(directory: Path, fmt: str, out: Path | None, target: float, confidence: float) -> None:
+@click.option("--target", type=float, default=0.95, show_default=True,
+              help="Recall target the stopping rules test (a share of the relevant records, in (0, 1]).")
+@click.option("--confidence", type=float, default=0.95, show_default=True,
+              help="Confidence level of the statistical stopping rules and recall intervals, in (0, 1).")
+def report_cmd(directory: Path, fmt: str | None, as_json: bool, out: Path | None, target: float,
+               confidence: float) -> None:
     """Stopping report: every stopping rule, the gain curve and the estimated recall."""
     from triage.io.output import refuse_protected, write_output
     from triage.report import render_html, render_json, render_markdown
@@ -34,6 +39,13 @@ def report_cmd(directory: Path, fmt: str, out: Path | None, target: float, confi
     from triage.store.project import Project
 
     _check(target, confidence)
+    by_ext = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json"}
+    if as_json:
+        if fmt not in (None, "json"):
+            raise TriageError(f"--json and --format {fmt} disagree; give one of them")
+        fmt = "json"
+    if fmt is None:
+        fmt = by_ext.get(out.suffix.lower(), "md") if out is not None else "md"
     if out is None and fmt == "html":
         out = directory / "stopping-report.html"
     if out is not None:
@@ -52,12 +64,14 @@ def report_cmd(directory: Path, fmt: str, out: Path | None, target: float, confi
 
 @cli.command("sample")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("-n", "n", type=int, default=None,
+@click.option("-n", "--number", "n", type=int, default=None,
               help="Records to draw (default: the size that certifies --target if none is relevant).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV to write (default: DIR/sample-<id>.csv).")
-@click.option("--target", type=float, default=0.95, show_default=True)
-@click.option("--confidence", type=float, default=0.95, show_default=True)
+@click.option("--target", type=float, default=0.95, show_default=True,
+              help="Recall target the default sample size certifies (in (0, 1]).")
+@click.option("--confidence", type=float, default=0.95, show_default=True,
+              help="Confidence of that certification (in (0, 1)).")
 def sample_cmd(directory: Path, n: int | None, out: Path | None, target: float, confidence: float) -> None:
     """Draw a random certification sample of the pool and write it as CSV for labelling.
 

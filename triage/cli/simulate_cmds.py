@@ -154,8 +154,10 @@ def _print_table(r: dict, out) -> None:
 @click.option("--datasets", default=None, help="Only these datasets (file names without extension), comma-separated.")
 @click.option("--presets", default=None, help="Presets, comma-separated (default: the default preset).")
 @click.option("--seeds", default="1-5", show_default=True, help="Seeds: 1-5 or 1,2,7.")
-@click.option("--prior-included", type=int, default=1, show_default=True)
-@click.option("--prior-excluded", type=int, default=1, show_default=True)
+@click.option("--prior-included", type=int, default=1, show_default=True,
+              help="Relevant priors drawn per run (as `triage simulate --prior-included`).")
+@click.option("--prior-excluded", type=int, default=1, show_default=True,
+              help="Irrelevant priors drawn per run (as `triage simulate --prior-excluded`).")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Parallel processes (local).")
 @click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786): run on that cluster.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,

@@ -9,6 +9,7 @@ normalised keys: fast, explainable, and undoable.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 import unicodedata
@@ -39,10 +40,20 @@ def normalise_title(title: str) -> str:
     return _NON_ALNUM.sub(" ", t).strip()
 
 
-def match_keys(title: str, year: int | None, doi: str, pmid: str) -> list[str]:
+#: A title shorter than this (in words) is not matched on alone ("Editorial", "Reply", "Oral Abstracts").
+MIN_TITLE_WORDS = 4
+#: A short-title record matches on title + year + its abstract when the abstract has at least
+#: this many words (a long identical abstract names one work, whatever the title).
+MIN_ABSTRACT_WORDS_SHORT_TITLE = 20
+
+
+def match_keys(title: str, year: int | None, doi: str, pmid: str, abstract: str = "") -> list[str]:
     """Keys under which a record may match another, strongest first.
 
-    Titles shorter than 4 words are not matched on (too many "Editorial", "Reply" clashes)."""
+    Titles shorter than 4 words are not matched on alone (too many "Editorial", "Reply" clashes);
+    such a record matches on its title, year and abstract (normalised text, hashed) when it has a
+    year and an abstract of at least MIN_ABSTRACT_WORDS_SHORT_TITLE words ("Oral Abstracts" of
+    one conference supplement: one key per abstract)."""
     keys = []
     d = normalise_doi(doi)
     if d:
@@ -51,8 +62,13 @@ def match_keys(title: str, year: int | None, doi: str, pmid: str) -> list[str]:
     if p:
         keys.append("pmid:" + p)
     t = normalise_title(title)
-    if len(t.split()) >= 4:
+    if len(t.split()) >= MIN_TITLE_WORDS:
         keys.append(f"title:{t}|{year or ''}")
+    elif year:
+        a = normalise_title(abstract)
+        if len(a.split()) >= MIN_ABSTRACT_WORDS_SHORT_TITLE:
+            digest = hashlib.sha256(a.encode("utf-8")).hexdigest()[:32]
+            keys.append(f"abstract:{t}|{year}|{digest}")
     return keys
 
 

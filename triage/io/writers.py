@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence, TextIO
 
 CSV_COLUMNS = ("record_id", "title", "abstract", "authors", "year", "journal", "doi", "pmid", "keywords",
-               "label", "note", "reason", "sources")
+               "label", "note", "reason", "sources", "source_ids")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: RIS tags the writer fills from the record itself; any other two-character tag kept from an
 #: imported RIS file is written back as it was.
@@ -44,6 +44,7 @@ class ExportRow:
     note: str = ""
     reason: str = ""
     sources: list = field(default_factory=list)
+    source_ids: str = ""  # the imported files' own ids of the record ('; '-joined)
 
 
 def neutralise_cell(value: str) -> str:
@@ -150,5 +151,5 @@ def write_csv(rows: Iterable[ExportRow], out: TextIO) -> int:
     `out` should be opened with newline='' (the csv module writes CRLF line ends)."""
     return write_table(CSV_COLUMNS, (
         [str(r.record_id), r.title, r.abstract, "; ".join(r.authors), "" if r.year is None else str(r.year),
-         r.journal, r.doi, r.pmid, "; ".join(r.keywords), r.label or "", r.note, r.reason, "; ".join(r.sources)]
+         r.journal, r.doi, r.pmid, "; ".join(r.keywords), r.label or "", r.note, r.reason, "; ".join(r.sources), r.source_ids]
         for r in rows), out)

@@ -33,9 +33,10 @@ from triage.errors import (LabelError, ProjectDamagedError, ProjectError, Projec
 from triage.io.dedup import abstract_words, distinct_abstracts, match_keys, normalise_doi
 from triage.io.record import LABELS, Record
 from triage.history import ORIGINS, RELEVANCE, History
+from triage.store import decisions
 
 DB_NAME = "project.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 _SCHEMA_V1 = """
@@ -94,7 +95,18 @@ CREATE TABLE samples (             -- random-sample certification draws (stoppin
     pool_size INTEGER NOT NULL, record_ids BLOB NOT NULL
 );
 """
-_MIGRATIONS = {1: _SCHEMA_V1}  # version -> SQL that brings version-1 to version
+# Version 2: label events say what they are (kind: a reviewer's own decision, a resolution of a
+# disagreement, or a label that came with an imported file); the project has a screening mode
+# (meta `mode`: single or dual, see triage.store.decisions). Labels imported before version 2
+# (reviewer 'import', origin 'prior') become kind 'import'.
+_SCHEMA_V2 = """
+ALTER TABLE label_events ADD COLUMN kind TEXT NOT NULL DEFAULT 'decision'
+    CHECK (kind IN ('decision', 'resolution', 'import'));
+UPDATE label_events SET kind = 'import' WHERE origin = 'prior' AND reviewer = 'import';
+CREATE INDEX label_events_reviewer ON label_events(reviewer);
+INSERT OR IGNORE INTO meta(key, value) VALUES ('mode', 'single');
+"""
+_MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2}  # version -> SQL that brings version-1 to version
 
 
 def _now() -> str:
@@ -146,6 +158,7 @@ class LabelEvent:
     note: str
     reason: str
     created_at: str
+    kind: str = "decision"  # decision / resolution / import (triage.store.decisions)
 
 
 @dataclass(frozen=True)
@@ -307,8 +320,12 @@ class Project:
 
     # -- lifecycle ---------------------------------------------------------------------------
     @classmethod
-    def create(cls, directory: str | Path, question: str = "", criteria: str = "", seed: int = 0) -> "Project":
-        """Create a new project (the only way a project file comes to exist)."""
+    def create(cls, directory: str | Path, question: str = "", criteria: str = "", seed: int = 0,
+               mode: str = "single") -> "Project":
+        """Create a new project (the only way a project file comes to exist). mode: single or
+        dual (blinded dual screening, see triage.store.decisions)."""
+        if mode not in decisions.MODES:
+            raise ProjectError(f"unknown screening mode {mode!r} (use {' or '.join(decisions.MODES)})")
         directory = Path(directory)
         if (directory / DB_NAME).exists() or (directory / DB_NAME).is_symlink():
             raise ProjectError(f"{directory} already holds a triage project")
@@ -323,8 +340,9 @@ class Project:
             project._apply_migrations(0)
             with project.transaction() as c:
                 for k, v in {"question": question, "criteria": criteria, "seed": str(seed),
-                             "created_at": _now(), "preset": ""}.items():
-                    c.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (k, v))
+                             "created_at": _now(), "preset": "", "mode": mode}.items():
+                    c.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
+                              "SET value = excluded.value", (k, v))
         except sqlite3.Error as e:
             project.close()
             raise translate_db_error(e, directory) or e
@@ -573,7 +591,7 @@ class Project:
                     else:
                         n_already += 1
                 else:
-                    keys = match_keys(r.title, r.year, r.doi, r.pmid)
+                    keys = match_keys(r.title, r.year, r.doi, r.pmid, r.abstract)
                     group, key = self._find_group(c, keys, normalise_doi(r.doi), kept_apart, r.abstract)
                     c.execute(
                         "INSERT INTO records(title, abstract, authors, year, journal, doi, pmid, keywords, fields, "
@@ -594,8 +612,9 @@ class Project:
                     rep = self._representative(c, rid)
                     if self._current_label(c, rep) is None:
                         c.execute(
-                            "INSERT INTO label_events(record_id, label, origin, reviewer, round_id, note, reason, created_at) "
-                            "VALUES (?, ?, 'prior', ?, NULL, ?, '', ?)", (rep, r.label, reviewer, r.note, now))
+                            "INSERT INTO label_events(record_id, label, origin, reviewer, round_id, note, reason, "
+                            "created_at, kind) VALUES (?, ?, 'prior', ?, NULL, ?, '', ?, 'import')",
+                            (rep, r.label, reviewer, r.note, now))
                         n_labels += 1
             c.execute("UPDATE sources SET n_new = ?, n_duplicates = ? WHERE id = ?", (n_new, n_dup, source_id))
         return ImportResult(path.name, len(records), n_new, n_dup, n_already, n_labels)
@@ -612,6 +631,10 @@ class Project:
                 rep = Project._representative(c, rid)
                 if rep in kept_apart:
                     continue
+                if key.startswith("abstract:") and doi:  # same short title, year and abstract: unless DOIs differ
+                    members = c.execute("SELECT doi FROM records WHERE id = ? OR duplicate_of = ?", (rep, rep)).fetchall()
+                    if {normalise_doi(d) for d, in members} - {"", doi}:
+                        continue
                 if key.startswith("title:") and (doi or len(words) >= 10):
                     # Same title but different DOIs, or abstracts with almost no words in common:
                     # distinct works. Check the whole group, not only the matching record, or a
@@ -647,6 +670,33 @@ class Project:
                 raise LabelError(f"record {record_id} is not a merged duplicate (it represents its group)")
             c.execute("UPDATE records SET duplicate_of = NULL, match_key = NULL WHERE id = ?", (record_id,))
             c.execute("INSERT OR IGNORE INTO kept_apart(record_id) VALUES (?)", (record_id,))
+            prefix = f"manual:{record_id}:"  # its own group, if it came with it in a manual merge
+            for rid, key in c.execute("SELECT id, match_key FROM records WHERE match_key LIKE ?",
+                                      (prefix + "%",)).fetchall():
+                c.execute("UPDATE records SET duplicate_of = ?, match_key = ? WHERE id = ?",
+                          (record_id, key[len(prefix):] or None, rid))
+
+    def merge_records(self, keep: int, other: int) -> int:
+        """Merge by hand: record `other` (with its group) joins the group of `keep`, match key
+        'manual'; undo with `split_duplicate(other)`. Refused when `other`'s group has labels (they
+        would be hidden: merge the other way). Returns the representative of the merged group."""
+        with self.transaction() as c:
+            for rid in (keep, other):
+                if not c.execute("SELECT 1 FROM records WHERE id = ?", (rid,)).fetchone():
+                    raise LabelError(f"no record with id {rid}")
+            rep, orep = self._representative(c, keep), self._representative(c, other)
+            if rep == orep:
+                raise LabelError(f"records {keep} and {other} are already in one group (record {rep})")
+            if c.execute("SELECT 1 FROM label_events WHERE record_id = ? LIMIT 1", (orep,)).fetchone():
+                raise LabelError(f"record {other} has labels; merge the other way round (`--merge {other} {keep}`) "
+                                 "so that they stay visible, or undo them first")
+            moved = [r[0] for r in c.execute("SELECT id FROM records WHERE id = ? OR duplicate_of = ?", (orep, orep))]
+            # members of OTHER's group remember it ('manual:<other>:<their key>'), so --split OTHER takes them back
+            c.execute("UPDATE records SET duplicate_of = ?, match_key = 'manual' WHERE id = ?", (rep, orep))
+            c.executemany("UPDATE records SET duplicate_of = ?, match_key = 'manual:' || ? || ':' || "
+                          "COALESCE(match_key, '') WHERE id = ?", [(rep, orep, m) for m in moved if m != orep])
+            c.executemany("DELETE FROM kept_apart WHERE record_id = ?", [(m,) for m in moved])
+            return rep
 
     def group_members(self, representative: int) -> list[dict]:
         """A duplicate group, representative first: dicts with id, title, match_key (the key that
@@ -696,6 +746,15 @@ class Project:
         return [StoredRecord(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7], json.loads(r[8]), json.loads(r[9]))
                 for r in rows]
 
+    def identifiers(self) -> list[tuple[int, str, str, dict]]:
+        """(id, doi, pmid, original fields) of every record, merged duplicates included."""
+        return [(r[0], r[1], r[2], json.loads(r[3])) for r in
+                self._conn.execute("SELECT id, doi, pmid, fields FROM records ORDER BY id")]
+
+    def content_hashes(self) -> dict[int, str]:
+        """record id -> hash of its bibliographic content (every record, duplicates included)."""
+        return dict(self._conn.execute("SELECT id, content_hash FROM records"))
+
     def text_fields(self) -> list[tuple[int, str, str, list[str]]]:
         """(id, title, abstract, keywords) of every representative in id order: what a record's
         text for the model is built from (`triage.service.project_corpus`)."""
@@ -706,15 +765,27 @@ class Project:
         """Counts for `triage status` and PRISMA."""
         n_entries = self._conn.execute("SELECT COUNT(*) FROM record_sources").fetchone()[0]
         n_records = self._conn.execute("SELECT COUNT(*) FROM records WHERE duplicate_of IS NULL").fetchone()[0]
-        labels = self.current_labels()
-        by = {k: sum(1 for v in labels.values() if v == k) for k in LABELS}
+        mode = self.mode()
+        if mode == "single":
+            labels = self.current_labels()
+            by = {k: sum(1 for v in labels.values() if v == k) for k in LABELS}
+            extra, n_screened = {}, sum(by.values())
+        else:  # final labels only; conflicts and records awaiting a second reviewer apart
+            states = decisions.fold(self._events(), mode)
+            finals = [s.final(mode) for s in states.values()]
+            by = {k: sum(1 for v in finals if v == k) for k in LABELS}
+            status = [s.status(mode) for s in states.values()]
+            extra = {"mode": mode, "conflicts": status.count(decisions.CONFLICT),
+                     "awaiting_second": status.count(decisions.AWAITING)}
+            n_screened = sum(by.values()) + extra["conflicts"] + extra["awaiting_second"]
         return {
             "identified": n_entries,
             "records": n_records,
             "duplicates": n_entries - n_records,
-            "labelled": sum(by.values()),
+            "labelled": n_screened,
             "included": by["include"], "excluded": by["exclude"], "maybe": by["maybe"],
-            "unlabelled": n_records - sum(by.values()),
+            **extra,
+            "unlabelled": n_records - n_screened,
             "rounds": self._conn.execute("SELECT COUNT(*) FROM rounds").fetchone()[0],
         }
 
@@ -727,15 +798,22 @@ class Project:
     def add_labels(self, items: Sequence[tuple[int, str | None]], reviewer: str, origin: str = "ranked",
                    round_id: int | None = None, note: str = "", reason: str = "",
                    notes: Sequence[str] | None = None, reasons: Sequence[str] | None = None,
-                   round_ids: Sequence[int | None] | None = None, origins: Sequence[str] | None = None) -> int:
+                   round_ids: Sequence[int | None] | None = None, origins: Sequence[str] | None = None,
+                   kind: str = "decision", reviewers: Sequence[str] | None = None,
+                   created_ats: Sequence[str] | None = None, kinds: Sequence[str] | None = None) -> int:
         """Append label events in one transaction; returns the number stored.
 
         `items` are (record id, label) with label in LABELS or None (clears the label, i.e. undo).
-        `notes`, `reasons`, `round_ids`, `origins` (one per item) override `note`, `reason`,
-        `round_id`, `origin`. Labels given to a merged duplicate are stored on its group's representative."""
+        `notes`, `reasons`, `round_ids`, `origins`, `reviewers`, `created_ats` (one per item) override
+        `note`, `reason`, `round_id`, `origin`, `reviewer`, the time and `kind`. `kind`: decision (a
+        reviewer's own label), resolution (settles a disagreement) or import. Labels given to a
+        merged duplicate are stored on its group's representative."""
         for o in set(origins or ()) | {origin}:
             if o not in ORIGINS:
                 raise LabelError(f"unknown label origin {o!r}")
+        for k in set(kinds or ()) | {kind}:
+            if k not in decisions.KINDS:
+                raise LabelError(f"unknown label event kind {k!r}")
         now = _now()
         with self.transaction() as c:
             for i, (rid, label) in enumerate(items):
@@ -745,23 +823,67 @@ class Project:
                     raise LabelError(f"no record with id {rid}")
                 rep = self._representative(c, int(rid))
                 c.execute(
-                    "INSERT INTO label_events(record_id, label, origin, reviewer, round_id, note, reason, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (rep, label, origins[i] if origins else origin, reviewer, round_ids[i] if round_ids else round_id,
+                    "INSERT INTO label_events(record_id, label, origin, reviewer, round_id, note, reason, created_at, "
+                    "kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (rep, label, origins[i] if origins else origin, reviewers[i] if reviewers else reviewer,
+                     round_ids[i] if round_ids else round_id,
                      notes[i] if notes else note,
-                     reasons[i] if reasons else reason, now))
+                     reasons[i] if reasons else reason, created_ats[i] if created_ats else now,
+                     kinds[i] if kinds else kind))
         return len(items)
 
+    # -- decisions (one implementation: triage.store.decisions) ------------------------------
+    def mode(self) -> str:
+        """The screening mode: 'single' (one label per record) or 'dual' (blinded dual screening)."""
+        return self.meta("mode", "single") or "single"
+
+    def set_mode(self, mode: str) -> None:
+        if mode not in decisions.MODES:
+            raise ProjectError(f"unknown screening mode {mode!r} (use {' or '.join(decisions.MODES)})")
+        self.set_meta("mode", mode)
+
+    def _events(self) -> list[decisions.Event]:
+        """Label events of group representatives, in id order."""
+        return [decisions.Event(*r) for r in self._conn.execute(
+            "SELECT e.id, e.record_id, e.label, e.origin, e.reviewer, e.round_id, e.kind FROM label_events e "
+            "JOIN records r ON r.id = e.record_id WHERE r.duplicate_of IS NULL ORDER BY e.id")]
+
+    def record_states(self) -> dict[int, "decisions.RecordState"]:
+        """record id -> its folded label events (each reviewer's label with note and reason, the
+        settled label); see triage.store.decisions."""
+        notes = {r[0]: (r[1], r[2]) for r in self._conn.execute("SELECT id, note, reason FROM label_events")}
+        return decisions.fold(self._events(), self.mode(), notes=notes)
+
     def current_labels(self) -> dict[int, str]:
-        """record id -> current label (the latest event; records whose label was undone are absent)."""
-        rows = self._conn.execute(
-            "SELECT e.record_id, e.label FROM label_events e JOIN "
-            "(SELECT record_id, MAX(id) AS m FROM label_events GROUP BY record_id) last ON e.id = last.m "
-            "JOIN records r ON r.id = e.record_id WHERE r.duplicate_of IS NULL").fetchall()
-        return {rid: label for rid, label in rows if label is not None}
+        """record id -> the label the model trains on. Single mode: the latest event (records whose
+        label was undone are absent). Dual mode: the settled or agreed label, else the most
+        inclusive reviewer's label (triage.store.decisions)."""
+        return decisions.ranking_labels(self._events(), self.mode())[0]
+
+    def final_labels(self) -> dict[int, str]:
+        """record id -> final label: single mode as current_labels; dual mode only records that
+        are resolved (or imported with a label) or on which at least two reviewers agree."""
+        mode = self.mode()
+        out = {}
+        for rid, s in decisions.fold(self._events(), mode).items():
+            label = s.final(mode)
+            if label is not None:
+                out[rid] = label
+        return out
+
+    def reviewer_labels(self, reviewer: str) -> dict[int, str]:
+        """record id -> this reviewer's own current decision (kind 'decision' events only)."""
+        return {rid: s.by_reviewer[reviewer] for rid, s in decisions.fold(self._events(), "dual").items()
+                if reviewer in s.by_reviewer}
+
+    def done_for(self, reviewer: str) -> set[int]:
+        """Records not to show `reviewer` again (single mode: every labelled record; dual mode: the
+        ones they decided and the settled ones)."""
+        mode = self.mode()
+        return decisions.done_for(decisions.fold(self._events(), mode), mode, reviewer)
 
     def label_events(self, record_id: int | None = None) -> list[LabelEvent]:
-        sql = "SELECT id, record_id, label, origin, reviewer, round_id, note, reason, created_at FROM label_events"
+        sql = "SELECT id, record_id, label, origin, reviewer, round_id, note, reason, created_at, kind FROM label_events"
         rows = (self._conn.execute(sql + " WHERE record_id = ? ORDER BY id", (record_id,)) if record_id is not None
                 else self._conn.execute(sql + " ORDER BY id"))
         return [LabelEvent(*r) for r in rows]
@@ -770,21 +892,13 @@ class Project:
         return self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM label_events").fetchone()[0]
 
     def history(self) -> History:
-        """Current labels in the order first given (a relabel keeps its place; an undo removes it).
-
-        `maybe` counts as relevant (label 1)."""
-        current = self.current_labels()
-        first: dict[int, tuple[str, int]] = {}
-        for rid, label, origin, round_id in self._conn.execute(
-                "SELECT record_id, label, origin, round_id FROM label_events ORDER BY id"):
-            if label is None:  # undone: a later label is a new decision, placed when it is given
-                first.pop(rid, None)
-            elif rid not in first:
-                first[rid] = (origin, -1 if round_id is None else round_id)
-        ids = [i for i in first if i in current]
+        """Current (ranking) labels in the order first given (a relabel keeps its place; an undo
+        that leaves the record unlabelled removes it). `maybe` counts as relevant (label 1)."""
+        labels, placed = decisions.ranking_labels(self._events(), self.mode())
+        ids = sorted(labels, key=lambda rid: placed[rid].id)
         return History.from_lists(
-            ids, [RELEVANCE[current[i]] for i in ids], [ORIGINS[first[i][0]] for i in ids],
-            [first[i][1] for i in ids], len(self.record_ids()))
+            ids, [RELEVANCE[labels[i]] for i in ids], [ORIGINS[placed[i].origin] for i in ids],
+            [-1 if placed[i].round_id is None else placed[i].round_id for i in ids], len(self.record_ids()))
 
     # -- rounds ------------------------------------------------------------------------------
     def add_round(self, r: NewRound) -> int:

@@ -14,18 +14,20 @@ from triage.io.writers import table_text
 from triage.store.backup import check_project, latest_snapshot, snapshots
 from triage.store.project import DB_NAME, Project
 
+NEXT = project_mod.SCHEMA_VERSION + 1  # a made-up next schema version
+
 
 def test_a_migration_takes_a_snapshot_first(project_dir, monkeypatch):
     with Project.open(project_dir) as p:
         p.add_labels([(1, "include")], reviewer="me")
-    monkeypatch.setattr(project_mod, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(project_mod._MIGRATIONS, 2, "CREATE TABLE extra (x INTEGER)")
+    monkeypatch.setitem(project_mod._MIGRATIONS, NEXT, "CREATE TABLE extra (x INTEGER)")
+    monkeypatch.setattr(project_mod, "SCHEMA_VERSION", NEXT)
     with Project.open(project_dir) as p:
-        assert p._conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert p._conn.execute("PRAGMA user_version").fetchone()[0] == NEXT
     snap = latest_snapshot(project_dir)
-    assert snap is not None and snap.name.startswith("before-schema-2-")
+    assert snap is not None and snap.name.startswith(f"before-schema-{NEXT}-")
     conn = sqlite3.connect(snap)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == NEXT - 1
     assert conn.execute("SELECT label FROM label_events").fetchall() == [("include",)]
     conn.close()
     with Project.open(project_dir):  # no second migration, no second snapshot
@@ -34,8 +36,8 @@ def test_a_migration_takes_a_snapshot_first(project_dir, monkeypatch):
 
 
 def test_open_on_an_older_schema_read_only_asks_for_write_access(project_dir, monkeypatch):
-    monkeypatch.setattr(project_mod, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(project_mod._MIGRATIONS, 2, "CREATE TABLE extra (x INTEGER)")
+    monkeypatch.setitem(project_mod._MIGRATIONS, NEXT, "CREATE TABLE extra (x INTEGER)")
+    monkeypatch.setattr(project_mod, "SCHEMA_VERSION", NEXT)
     with pytest.raises(project_mod.ProjectError, match="older project schema"):
         Project.open(project_dir, readonly=True)
 
