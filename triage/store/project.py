@@ -31,7 +31,7 @@ import numpy as np
 from triage.errors import (LabelError, ProjectDamagedError, ProjectError, ProjectLockedError, ProjectWriteError,
                            TriageError)
 from triage.io.dedup import abstract_words, distinct_abstracts, match_keys, normalise_doi
-from triage.io.record import LABELS, Record
+from triage.io.record import LABELS, Record, clean_text
 from triage.history import ORIGINS, RELEVANCE, History
 from triage.store import decisions
 
@@ -825,10 +825,12 @@ class Project:
                 c.execute(
                     "INSERT INTO label_events(record_id, label, origin, reviewer, round_id, note, reason, created_at, "
                     "kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (rep, label, origins[i] if origins else origin, reviewers[i] if reviewers else reviewer,
+                    # notes, reasons and names reach terminals and spreadsheets: no control characters
+                    (rep, label, origins[i] if origins else origin,
+                     clean_text(reviewers[i] if reviewers else reviewer),
                      round_ids[i] if round_ids else round_id,
-                     notes[i] if notes else note,
-                     reasons[i] if reasons else reason, created_ats[i] if created_ats else now,
+                     clean_text(notes[i] if notes else note),
+                     clean_text(reasons[i] if reasons else reason), created_ats[i] if created_ats else now,
                      kinds[i] if kinds else kind))
         return len(items)
 

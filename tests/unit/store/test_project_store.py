@@ -256,3 +256,12 @@ def test_rounds_round_trip_arrays(project_dir):
         assert len(rows[1].record_ids) == 0
         assert p.latest_round().id == r2
         assert p.counts()["rounds"] == 2
+
+
+def test_notes_reasons_and_reviewer_names_are_stored_without_control_characters(project_dir):
+    """A note typed or read from a label file must not carry terminal escape codes into `screen`."""
+    with Project.open(project_dir) as p:
+        p.add_labels([(1, "exclude")], reviewer="bob\x1b[2J", note="see \x1b]0;PWNED\x07 p. 3",
+                     reason="wrong\x00design")
+        e = p.label_events()[-1]
+    assert (e.reviewer, e.note, e.reason) == ("bob [2J", "see  ]0;PWNED  p. 3", "wrong design")
