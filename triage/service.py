@@ -17,7 +17,7 @@ import numpy as np
 
 from triage import __version__
 from triage.engine import Corpus, Engine, retrain_due
-from triage.errors import ProjectError, TriageError
+from triage.errors import LabelError, ProjectError, TriageError
 from triage.features.text import record_text
 from triage.history import History
 from triage.learn.presets import DEFAULT_PRESET, Preset, load_preset
@@ -241,6 +241,55 @@ def project_pool(project: Project, history: History | None = None) -> np.ndarray
     """Ids of the unlabelled records (group representatives), ascending: the pool."""
     labelled = set((history or project.history()).record_ids.tolist())
     return np.array([i for i in project.record_ids().tolist() if i not in labelled], dtype=np.int64)
+
+
+# -- labels ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RecordLabel:
+    """What `label_record` stored: the record named, the group record it was stored on, the
+    label it had before (the reviewer's own in dual mode) and whether the project is dual."""
+
+    record_id: int
+    stored_on: int
+    before: str | None
+    dual: bool
+
+
+def label_record(project: Project, name: str, value: str | None, reviewer: str, note: str = "",
+                 reason: str = "", id_column: str | None = None) -> RecordLabel:
+    """Label (or, value None, undo the label of) one record named by triage's id, or with
+    `id_column` by DOI / PMID / the imported file's own id. The reviewer chose this record, not
+    the ranking: origin 'prior' (a later correction of a ranked label keeps the ranked origin in
+    the history, which uses the first event)."""
+    record_id = _record_by_name(project, name, id_column)
+    rep = dict((d, r) for r, ds in project.duplicate_groups() for d in ds).get(record_id, record_id)
+    dual = project.mode() == "dual"
+    before = (project.reviewer_labels(reviewer) if dual else project.current_labels()).get(rep)
+    if value is None and before is None:
+        raise LabelError(f"record {record_id} has no label to undo")
+    project.add_labels([(record_id, value)], reviewer=reviewer, origin="prior", note=note, reason=reason)
+    return RecordLabel(record_id, rep, before, dual)
+
+
+def _record_by_name(project: Project, name: str, id_column: str | None) -> int:
+    """Triage's record id of `--record NAME` (an id number, or with --id-column a DOI/PMID/file id)."""
+    if not id_column:
+        try:
+            return int(name)
+        except ValueError:
+            raise LabelError(f"--record {name!r}: triage's record ids are whole numbers; to name a record by its "
+                             "DOI, PMID or the imported file's own id add --id-column doi|pmid|NAME") from None
+    from triage.io.dedup import normalise_doi
+    from triage.store.labels_io import record_lookup
+
+    key = normalise_doi(name) if id_column.strip().lower() == "doi" else name.strip()
+    hits = record_lookup(project, id_column).get(key, set())
+    if len(hits) != 1:
+        raise LabelError(f"no record with {id_column} {name!r}" if not hits else
+                         f"{id_column} {name!r} names {len(hits)} records ({', '.join(map(str, sorted(hits)))}); "
+                         "give triage's record id with --record")
+    return next(iter(hits))
+
 
 
 # -- certification sample ------------------------------------------------------------------------

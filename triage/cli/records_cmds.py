@@ -118,16 +118,11 @@ def label(directory: str, target: str | None, extra: tuple[str, ...], record_id:
         raise LabelError(str(e)) from None
     if not undo and value is None:
         raise LabelError("empty label (use include, exclude or maybe, or --undo)")
+    from triage.service import label_record
+
     with Project.open(directory) as project:
-        record_id = _record_by_name(project, record_id, id_column)
-        rep = dict((d, r) for r, ds in project.duplicate_groups() for d in ds).get(record_id, record_id)
-        dual = project.mode() == "dual"
-        before = (project.reviewer_labels(reviewer) if dual else project.current_labels()).get(rep)
-        if undo and before is None:
-            raise LabelError(f"record {record_id} has no label to undo")
-        # The reviewer chose this record, not the ranking: origin 'prior' (a later correction of a
-        # ranked label keeps the ranked origin in the history, which uses the first event).
-        project.add_labels([(record_id, value)], reviewer=reviewer, origin="prior", note=note, reason=reason)
+        done = label_record(project, record_id, value, reviewer, note, reason, id_column)
+    record_id, rep, before, dual = done.record_id, done.stored_on, done.before, done.dual
     where = f"record {record_id}" + (f" (stored on its group's record {rep})" if rep != record_id else "")
     if undo:
         whose = f"{reviewer}'s " if dual else ""
@@ -138,26 +133,6 @@ def label(directory: str, target: str | None, extra: tuple[str, ...], record_id:
             was = f" as {reviewer}'s decision" + (f" (your earlier label: {before})" if before and before != value
                                                  else " (unchanged)" if before == value else "")
         click.echo(f"Saved: {where} -> {value}{was}.")
-
-
-def _record_by_name(project: Project, name: str, id_column: str | None) -> int:
-    """Triage's record id of `--record NAME` (an id number, or with --id-column a DOI/PMID/file id)."""
-    if not id_column:
-        try:
-            return int(name)
-        except ValueError:
-            raise LabelError(f"--record {name!r}: triage's record ids are whole numbers; to name a record by its "
-                             "DOI, PMID or the imported file's own id add --id-column doi|pmid|NAME") from None
-    from triage.io.dedup import normalise_doi
-    from triage.store.labels_io import record_lookup
-
-    key = normalise_doi(name) if id_column.strip().lower() == "doi" else name.strip()
-    hits = record_lookup(project, id_column).get(key, set())
-    if len(hits) != 1:
-        raise LabelError(f"no record with {id_column} {name!r}" if not hits else
-                         f"{id_column} {name!r} names {len(hits)} records ({', '.join(map(str, sorted(hits)))}); "
-                         "give triage's record id with --record")
-    return next(iter(hits))
 
 
 @cli.command()
