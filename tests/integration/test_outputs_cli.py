@@ -12,29 +12,13 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
+from _cli_helpers import assert_error, run
 from _subprocess_cli import make_read_only, make_writable, run_cli
-from triage.cli.main import cli
 from triage.io.record import Record
 from triage.store.project import DB_NAME, Project
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(*args, ok: bool = True, env: dict | None = None):
-    result = CliRunner().invoke(cli, [str(a) for a in args], env=env)
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
-
-
-def assert_error(result, *fragments: str) -> None:
-    assert result.exit_code == 2, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert result.stderr.startswith("Error: ") and "Traceback" not in result.output
-    for f in fragments:
-        assert f in result.stderr, result.stderr
 
 
 def _status_ok(d: Path) -> dict:

@@ -183,20 +183,11 @@ class NewRound:
 
 
 @dataclass(frozen=True)
-class RoundRow:
+class RoundRow(NewRound):
+    """A stored round: its id and time, and what `add_round` stored."""
+
     id: int
     created_at: str
-    preset: str
-    params: dict
-    seed: int
-    versions: dict
-    last_event_id: int
-    n_train: int
-    n_included: int
-    n_excluded: int
-    record_ids: np.ndarray
-    scores: np.ndarray
-    seconds: float
 
 
 _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26
@@ -924,8 +915,10 @@ class Project:
 
     @staticmethod
     def _round(r) -> RoundRow:
-        return RoundRow(r[0], r[1], r[2], json.loads(r[3]), r[4], json.loads(r[5]), r[6], r[7], r[8], r[9],
-                        np.frombuffer(r[10], dtype=np.int64), np.frombuffer(r[11], dtype=np.float64), r[12])
+        return RoundRow(id=r[0], created_at=r[1], preset=r[2], params=json.loads(r[3]), seed=r[4],
+                        versions=json.loads(r[5]), last_event_id=r[6], n_train=r[7], n_included=r[8],
+                        n_excluded=r[9], record_ids=np.frombuffer(r[10], dtype=np.int64),
+                        scores=np.frombuffer(r[11], dtype=np.float64), seconds=r[12])
 
     # -- random samples (stopping certification) ---------------------------------------------
     def add_sample(self, record_ids: np.ndarray, seed: int, pool_size: int,
