@@ -155,9 +155,11 @@ def _print_table(r: dict, out) -> None:
 @click.option("--jobs", type=int, default=1, show_default=True, help="Parallel processes (local).")
 @click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786): run on that cluster.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
-              help="Feature cache folder (embeddings in its embeddings/ subfolder), e.g. /work/cache.")
+              help="Feature cache folder (embeddings in its embeddings/ subfolder), e.g. CACHE_DIR.")
 @click.option("--snapshot-every", type=int, default=0, show_default=True,
-              help="Keep pool probabilities every N screened records in histories.jsonl (stopping replay).")
+              help="Keep the round's scores of every unlabelled record (probabilities or SVM margins) every "
+                   "N screened records in histories.jsonl, for replaying score-based stopping rules "
+                   "(each record's score when it was proposed is always kept).")
 @click.option("--questions", type=click.Path(exists=True, dir_okay=False), default=None,
               help="CSV (dataset,question): simulate each listed dataset with its review question, as "
                    "`triage simulate --question`; datasets not listed run without one.")

@@ -38,9 +38,14 @@ class SimulationResult:
     pool_scores:   final model's relevance scores of `pool_rows` (a round run on the final
                    history; None when the pool is empty).
     pool_probabilities: calibrated P(relevant) of `pool_rows` when the classifier gives them.
-    snapshots:     [(k, probs)]: probs (float64, n_records, NaN for labelled rows) of the model
-                   trained on the first k history entries, every `snapshot_every` screened
-                   records (probabilistic classifiers only; empty unless asked for).
+    snapshots:     [(k, scores)]: the round's relevance scores (float64, n_records, NaN for
+                   labelled rows) of the model trained on the first k history entries, every
+                   `snapshot_every` screened records (classifier rounds only, probabilities or
+                   SVM margins alike; empty unless asked for).
+    probabilistic: whether the classifier's scores are P(relevant) (False for margins).
+    screen_scores: float64 per history entry: the score the record had in the round that
+                   proposed it (out of sample for that record); NaN for priors and for records
+                   proposed before a classifier could be trained (cold / random rounds).
     """
 
     history: History
@@ -56,6 +61,8 @@ class SimulationResult:
     batch_size: int | None  # None: the preset's batch size / growth
     stop: str | int
     snapshots: list = field(default_factory=list)
+    probabilistic: bool = False
+    screen_scores: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -88,8 +95,9 @@ def simulate_matrix(X, gold, preset: Preset, seed: int, prior_included: int = 1,
                     on_round=None, snapshot_every: int = 0, anchor=None) -> SimulationResult:
     """Simulate on a ready feature matrix X (n_records rows). See `simulate` for the arguments;
     `on_round(r, RoundResult, History)` is passed to `run_loop` (progress display);
-    `snapshot_every` > 0 keeps the pool probabilities every that many screened records (for
-    replaying probability-based stopping rules)."""
+    `snapshot_every` > 0 keeps the round's scores every that many screened records (for
+    replaying score-based stopping rules); the score each screened record had when it was
+    proposed is always kept (`SimulationResult.screen_scores`)."""
     t0 = time.perf_counter()
     gold = _check_gold(gold)
     n = X.shape[0]
@@ -114,14 +122,29 @@ def simulate_matrix(X, gold, preset: Preset, seed: int, prior_included: int = 1,
     snapshots: list = []
     n_prior = len(priors)
 
+    screen_by_row = np.full(n, np.nan)      # score of each row in the round that proposed it
+    last = {"scores": None, "done": len(priors), "probabilistic": False}
+
+    def _record_proposed(h: History) -> None:
+        # entries appended since the previous round were proposed by that round's ranking
+        new = h.record_ids[last["done"]:]
+        if last["scores"] is not None and len(new):
+            screen_by_row[new] = last["scores"][new]
+        last["done"] = len(h)
+
     def _on_round(r, result, h):
         round_seconds.append(result.seconds)
-        if snapshot_every > 0 and result.probabilities is not None:
+        _record_proposed(h)
+        classifier = result.model == "classifier"
+        last["scores"] = result.scores if classifier else None
+        if classifier:
+            last["probabilistic"] = result.probabilities is not None
+        if snapshot_every > 0 and classifier:
             screened = len(h) - n_prior
             if not snapshots or screened - (snapshots[-1][0] - n_prior) >= snapshot_every:
-                prob = np.full(n, np.nan)
-                prob[result.ranking] = result.probabilities
-                snapshots.append((len(h), prob))
+                sc = result.scores.astype(np.float64, copy=True)
+                sc[h.record_ids] = np.nan
+                snapshots.append((len(h), sc))
         if on_round is not None:
             on_round(r, result, h)
 
@@ -131,6 +154,9 @@ def simulate_matrix(X, gold, preset: Preset, seed: int, prior_included: int = 1,
     history = run_loop(X, history, preset, seed, oracle, batch, _stop, cold_scores=cold_scores,
                        on_round=_on_round, anchor=anchor)
     t_loop = time.perf_counter() - t0
+    _record_proposed(history)
+    screen_scores = screen_by_row[history.record_ids]
+    screen_scores[:n_prior] = np.nan
 
     pool_rows = np.setdiff1d(np.arange(n), history.record_ids)
     pool_scores = pool_prob = None
@@ -148,7 +174,8 @@ def simulate_matrix(X, gold, preset: Preset, seed: int, prior_included: int = 1,
         seconds={"features": 0.0, "loop": t_loop, "total": time.perf_counter() - t0},
         round_seconds=np.asarray(round_seconds, dtype=np.float64), pool_rows=pool_rows,
         pool_scores=pool_scores, pool_probabilities=pool_prob, preset=preset.name, seed=int(seed),
-        batch_size=batch, stop=stop, snapshots=snapshots,
+        batch_size=batch, stop=stop, snapshots=snapshots, probabilistic=bool(last["probabilistic"]),
+        screen_scores=screen_scores,
     )
 
 
@@ -194,8 +221,13 @@ def _replace(res: SimulationResult, **changes) -> SimulationResult:
     return replace(res, **changes)
 
 
-def _floats(a) -> list:
-    return [None if np.isnan(x) else float(x) for x in np.asarray(a, dtype=np.float64)]
+def _floats(a, digits: int | None = None) -> list:
+    """JSON-ready floats (NaN -> None); `digits` significant digits keep large snapshots small."""
+    a = np.asarray(a, dtype=np.float64)
+    if digits is None:
+        return [None if np.isnan(x) else float(x) for x in a]
+    fmt = f"{{:.{digits}g}}"
+    return [None if np.isnan(x) else float(fmt.format(x)) for x in a]
 
 
 def history_record(res: SimulationResult, dataset: str, n_relevant: int | None = None,
@@ -203,9 +235,14 @@ def history_record(res: SimulationResult, dataset: str, n_relevant: int | None =
     """One line of `histories.jsonl` (benchmarks/stopping_eval.py's format): dataset, seed,
     n_records, n_relevant (whole dataset, priors included, when given), order (row indices,
     priors first), labels (gold 0/1), origins (0 prior, 1 ranked, 2 random); with_scores adds
-    "pool_scores" = [{"k", "probs" (n_records floats, null for labelled rows)}] snapshots when
-    the run kept them, and "final_pool_scores" / "final_pool_probabilities" of the sorted pool
-    rows after the last label."""
+      "probabilistic":   whether the scores are P(relevant) (False: SVM margins),
+      "screen_scores":   per history entry, the score the record had in the round that proposed
+                         it (null for priors and records proposed before a classifier existed),
+      "score_snapshots": [{"k": history length at that round, "scores": one float per record row,
+                         null for labelled rows}] every `snapshot_every` screened records when the
+                         run kept them (6 significant digits),
+    and "final_pool_scores" / "final_pool_probabilities" of the sorted pool rows after the last
+    label."""
     h = res.history
     rec = {"dataset": dataset, "preset": res.preset, "seed": res.seed, "n_records": h.n_records,
            "order": h.record_ids.tolist(), "labels": h.labels.astype(int).tolist(),
@@ -213,8 +250,11 @@ def history_record(res: SimulationResult, dataset: str, n_relevant: int | None =
     if n_relevant is not None:
         rec["n_relevant"] = int(n_relevant)
     if with_scores:
+        rec["probabilistic"] = bool(res.probabilistic)
+        if res.screen_scores is not None:
+            rec["screen_scores"] = _floats(res.screen_scores)
         if res.snapshots:
-            rec["pool_scores"] = [{"k": int(k), "probs": _floats(p)} for k, p in res.snapshots]
+            rec["score_snapshots"] = [{"k": int(k), "scores": _floats(p, 6)} for k, p in res.snapshots]
         if res.pool_scores is not None:
             rec["final_pool_scores"] = _floats(res.pool_scores)
         if res.pool_probabilities is not None:

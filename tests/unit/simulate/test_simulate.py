@@ -106,12 +106,31 @@ def test_history_record_format(preset):
     assert rec["order"][:2] == res.prior_ids.tolist() and rec["origins"][:2] == [0, 0]
     assert rec["labels"] == gold[rec["order"]].tolist()
     assert len(rec["final_pool_scores"]) == 60 - len(rec["order"])
-    assert "pool_scores" not in rec  # no snapshots asked for (and the SVM gives no probabilities)
+    assert "score_snapshots" not in rec  # no snapshots asked for
+    assert rec["probabilistic"] is False  # the SVM gives margins
+    ss = rec["screen_scores"]
+    assert len(ss) == len(rec["order"]) and ss[:2] == [None, None]  # priors have none
+
+
+def test_margin_snapshots_and_screen_scores(preset):
+    # the SVM gives margins: snapshots are kept all the same, and each screened record keeps
+    # the score it had in the round that proposed it (the top of that round's pool)
+    X, gold = _toy()
+    res = simulate_matrix(X, gold, preset, seed=2, snapshot_every=5)
+    assert res.snapshots and not res.probabilistic
+    k, sc = res.snapshots[0]
+    pool = np.setdiff1d(np.arange(60), res.history.record_ids[:k])
+    assert np.isfinite(sc[pool]).all() and np.isnan(np.delete(sc, pool)).all()
+    nxt = res.history.record_ids[k]  # proposed by the round of the first snapshot
+    assert res.screen_scores[k] == sc[nxt] == np.nanmax(sc)
+    rec = history_record(res, "toy")
+    assert rec["score_snapshots"][0]["k"] == k and rec["score_snapshots"][0]["scores"][nxt] is not None
 
 
 def test_probability_snapshots_for_stopping_replay():
     X, gold = _toy()
     res = simulate_matrix(X, gold, load_preset("tfidf_lr"), seed=2, snapshot_every=5)
+    assert res.probabilistic
     ks = [k for k, _ in res.snapshots]
     assert ks and ks == sorted(ks) and all(b - a >= 5 for a, b in zip(ks, ks[1:]))
     k, probs = res.snapshots[0]
@@ -120,8 +139,9 @@ def test_probability_snapshots_for_stopping_replay():
     pool = np.setdiff1d(np.arange(60), labelled)
     assert ((probs[pool] >= 0) & (probs[pool] <= 1)).all()
     rec = history_record(res, "toy", n_relevant=int(gold.sum()))
-    assert rec["n_relevant"] == 8 and rec["pool_scores"][0]["k"] == k
-    assert len(rec["pool_scores"][0]["probs"]) == 60 and rec["pool_scores"][0]["probs"][labelled[0]] is None
+    assert rec["n_relevant"] == 8 and rec["score_snapshots"][0]["k"] == k and rec["probabilistic"] is True
+    snap = rec["score_snapshots"][0]["scores"]
+    assert len(snap) == 60 and snap[labelled[0]] is None
 
 
 def test_simulate_from_texts_with_fake_embedder(tmp_path):
