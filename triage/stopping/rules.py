@@ -259,6 +259,8 @@ def gated_rule(estimate: Rule, gate: float, target: float = 0.95, confidence: fl
         gated = est.stop and gate_r.stop
         stop = exact.stop or gated
         more = est.extra.get("screen_more")
+        if more is None:  # no fitted curve yet: the exact test's run of irrelevant records
+            more = exact.extra.get("more_irrelevant_needed")
         extra = {"estimate": est.to_dict(), "exact": exact.to_dict(), "gate": gate, "gate_passed": gate_r.stop,
                  "stopped_by": "exact test" if exact.stop else ("estimate with gate" if gated else None),
                  "screen_more": 0 if stop else more, "exact_lower": exact.recall_lower}
