@@ -90,11 +90,12 @@ def simulate_cmd(data, preset, seed, prior_included, prior_excluded, prior_ids, 
     try:
         res = simulate(ds.texts, ds.gold, p, seed, prior_included, prior_excluded, _ids(prior_ids),
                        batch_size, "last_relevant" if stop_after is None else stop_after, cache_dir=cache,
-                       question=question)
+                       question=question, snapshot_every=25)
     except SimulationError as e:
         raise TriageError(str(e)) from e
     m = res.metrics
-    stopping = stopping_summary(res.history, ds.gold)
+    stopping = stopping_summary(res.history, ds.gold, snapshots=res.snapshots, screen_scores=res.screen_scores,
+                                probabilistic=res.probabilistic)
     result = {"dataset": ds.name, "preset": p.name, "seed": seed, "question": question or None,
               "prior_ids": res.prior_ids.tolist(), "batch_size": res.batch_size,
               **m.to_dict(), "seconds": res.seconds, "rounds": len(res.round_seconds),
