@@ -15,7 +15,7 @@ Replay. A simulation stops at the last relevant record, so everything after it i
 the sequence is extended with the remaining records as irrelevant decisions (exact for rules
 reading labels). Rules reading scores use the latest snapshot taken at or before the prefix,
 restricted to the prefix's pool (after the run's end: the last snapshot). Every rule is
-consulted at check points every `step` screened records, step = min(25, max(1, N // 100)) (a
+consulted at check points every `step` screened records, step = min(50, max(1, N // 100)) (a
 round's batch in live use); the statistical tests are replayed at every record. A rule that
 never stops stops when every record is screened.
 
@@ -29,10 +29,12 @@ Measures per rule, target (0.95, 0.90; confidence 0.95) and setting:
 
 Leave-one-review-out selection: for each review (overlapping datasets, OVERLAPS in
 triage/simulate/benchmark.py, held out together) the candidate with the LOWEST MEAN COST among
-those whose reliability on the other reviews' runs is >= 0.95 is chosen and applied to the
+those whose reliability on the other reviews' runs is >= 0.95 overall AND in every prevalence
+band is chosen and applied to the
 held-out review's runs; "LORO-selected" pools those held-out results. The candidates are the
 counting-process rules (rate model x over-dispersion), their classifier variants, QuantCI, and
-each of those gated by the exact test's lower bound (gate 0.5-0.9), plus the statistical rules.
+each of those gated by the exact (or mid-p) test's lower bound (gate 0.5-0.9), plus the statistical
+rule.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ CONFIDENCE = 0.95
 RELIABILITY = 0.95           # selection constraint on the training reviews
 REFERENCE = ("statistical", "statistical_midp", "statistical_knee", "consecutive_irrelevant", "knee", "budget",
              "safe")
-CP_MODELS = ("exponential", "power", "hyperbolic")
+CP_MODELS = ("exponential", "power")  # hyperbolic: see --hyperbolic (3 parameters, ~10x slower to fit)
 CLF_MODELS = ("exponential", "power")
 DISPERSIONS = (1.0, 2.0, 4.0)
 MIN_RELEVANT = 10
@@ -68,6 +70,11 @@ N_WINDOWS = 10
 GATES = (0.5, 0.6, 0.7, 0.8, 0.9)
 PREV_BANDS = (("< 2 %", 0.0, 0.02), ("2-10 %", 0.02, 0.10), ("> 10 %", 0.10, 1.01))
 SIZE_BANDS = (("< 1,000", 0, 1000), ("1,000-3,000", 1000, 3000), ("> 3,000", 3000, 10**9))
+
+
+def check_step(n_records: int) -> int:
+    """Screened records between two consultations of a rule: 1 % of the records, 1 to 50."""
+    return min(50, max(1, n_records // 100))
 
 
 def load_runs(path: Path) -> list[dict]:
@@ -134,7 +141,7 @@ def replay_run(run: dict) -> dict:
     n_prior = int((h.origins == PRIOR).sum())
     found = np.concatenate([[0], np.cumsum(h.labels)])
     screened = np.concatenate([[0], np.cumsum(h.origins != PRIOR)])
-    step = min(25, max(1, N // 100))
+    step = check_step(N)
     checks = list(range(n_prior + step, L + 1, step))
     if not checks or checks[-1] != L:
         checks.append(L)
@@ -147,6 +154,7 @@ def replay_run(run: dict) -> dict:
             k = first_stop(h, make_rule(name, t, CONFIDENCE))
             stops[t][name] = L if k is None else k
     gate_ok = {g: statistical_replay(h, g, CONFIDENCE) for g in GATES}
+    gate_mid = {g: statistical_replay(h, g, CONFIDENCE, mid_p=True) for g in GATES}
     k_end = max(stops[t]["statistical"] for t in TARGETS)   # every gated rule stops by then
 
     # estimates at check points: (stop per target) for every candidate estimate
@@ -215,6 +223,9 @@ def replay_run(run: dict) -> dict:
                 both = np.flatnonzero(est_stop[t][e] & gate_ok[g])
                 kg = int(both[0]) if both.size else L
                 stops[t][f"{e}+gate{g:g}"] = min(kg, ex_k)
+                both = np.flatnonzero(est_stop[t][e] & gate_mid[g])
+                kg = int(both[0]) if both.size else L
+                stops[t][f"{e}+midgate{g:g}"] = min(kg, ex_k)
     for t in TARGETS:
         need = int(np.ceil(t * R - 1e-9))
         oracle = int(np.argmax(found >= need))
@@ -239,7 +250,7 @@ def _default_check(args) -> dict:
     run, res = args
     h, _, _ = _history(run)
     N = h.n_records
-    step = min(25, max(1, N // 100))
+    step = check_step(N)
     inputs_at = _inputs_at(run, h)
     out = {}
     for t in TARGETS:
@@ -276,9 +287,23 @@ def stats(rows: list[tuple[dict, tuple]], t: float) -> dict:
     return out
 
 
+def _reliable(runs: list[dict], c: str, t: float) -> bool:
+    """Reliability >= RELIABILITY over `runs` and within every prevalence band of them."""
+    oks = np.array([_ok(r[t][c][2], t) for r in runs])
+    if oks.mean() < RELIABILITY:
+        return False
+    prev = np.array([r["prevalence"] for r in runs])
+    for _, a, b in PREV_BANDS:
+        band = (prev >= a) & (prev < b)
+        if band.any() and oks[band].mean() < RELIABILITY:
+            return False
+    return True
+
+
 def loro(results: list[dict], t: float, candidates: list[str]) -> tuple[list[tuple[dict, tuple]], Counter]:
     """Leave-one-review-out: per held-out review, the cheapest candidate (mean cost) with
-    reliability >= RELIABILITY on the other reviews; returns the held-out rows and the choices."""
+    reliability >= RELIABILITY on the other reviews' runs, overall and in every prevalence band;
+    returns the held-out rows and the choices."""
     groups = overlap_groups(sorted({r["dataset"] for r in results}))
     held, chosen = [], Counter()
     for g in groups:
@@ -286,10 +311,10 @@ def loro(results: list[dict], t: float, candidates: list[str]) -> tuple[list[tup
         test = [r for r in results if r["dataset"] in g]
         best, best_cost = None, np.inf
         for c in candidates:
-            xs = [r[t][c] for r in train]
-            rel = np.mean([_ok(x[2], t) for x in xs])
-            cost = np.mean([x[1] for x in xs])
-            if rel >= RELIABILITY and cost < best_cost:
+            if not _reliable(train, c, t):
+                continue
+            cost = np.mean([r[t][c][1] for r in train])
+            if cost < best_cost:
                 best, best_cost = c, cost
         best = best or "statistical"
         chosen[best] += len(test)
@@ -318,7 +343,7 @@ def summarise(setting: str, results: list[dict], default_rows: list[dict] | None
         s_held = stats(held, t)
         lines += [f"### Target recall {t:.2f} (confidence {CONFIDENCE:.2f}), {len(results)} runs", "",
                   f"Leave-one-review-out selection (lowest mean cost with reliability >= {RELIABILITY:.2f} on the "
-                  f"training reviews): held-out reliability {s_held['rel']:.1%} (Clopper-Pearson 95 % "
+                  f"training reviews, overall and in every prevalence band): held-out reliability {s_held['rel']:.1%} (Clopper-Pearson 95 % "
                   f"{s_held['lo']:.1%}–{s_held['hi']:.1%}), mean cost {s_held['mean']:.1%}. Chosen (runs): "
                   + ", ".join(f"{c} ({n})" for c, n in chosen.most_common()) + ".", ""]
         if default_rows is not None:
@@ -330,15 +355,31 @@ def summarise(setting: str, results: list[dict], default_rows: list[dict] | None
         rows.append((f"default = {dname}", [(r, r[t][dname]) for r in results]))
         rows += [(n, [(r, r[t][n]) for r in results]) for n in REFERENCE]
         reliable = sorted((n for n in cands if n not in REFERENCE),
-                          key=lambda n: (stats([(r, r[t][n]) for r in results], t)["rel"] < RELIABILITY,
-                                         np.mean([r[t][n][1] for r in results])))
+                          key=lambda n: (not _reliable(results, n, t), np.mean([r[t][n][1] for r in results])))
         ungated = [n for n in cands if "+gate" not in n and n not in REFERENCE]
         shown = list(dict.fromkeys(reliable[:top] + ungated))
         rows += [(n, [(r, r[t][n]) for r in results]) for n in shown]
         lines += table(rows, t)
-        lines += ["", f"(Candidates shown: the {top} cheapest with in-sample reliability >= {RELIABILITY:.2f}, "
+        lines += ["", f"(Candidates shown: the {top} cheapest with in-sample reliability >= {RELIABILITY:.2f} overall and per "
+                      "prevalence band, "
                       "then every ungated estimate. Band cells: runs reaching the target / runs.)", ""]
     return "\n".join(lines)
+
+
+def _unjson(rows: list[dict]) -> list[dict]:
+    """Replay results read back from JSON: target keys to floats, stops to tuples."""
+    out = []
+    for r in rows:
+        d = {}
+        for k, v in r.items():
+            try:
+                t = float(k)
+            except ValueError:
+                d[k] = v
+                continue
+            d[t] = {name: tuple(x) for name, x in v.items()}
+        out.append(d)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -346,19 +387,37 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--histories", type=Path, nargs="+", required=True,
                     help="histories.jsonl files (one setting each), from triage benchmark --snapshot-every")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--hyperbolic", action="store_true", help="also fit the hyperbolic rate (slow)")
     ap.add_argument("--no-default-check", action="store_true",
                     help="skip replaying the registered default rule by its own code")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="folder keeping each file's replay results (JSON): a rerun re-summarises without replaying")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "stopping.md")
     args = ap.parse_args(argv)
+    if args.hyperbolic:
+        global CP_MODELS
+        CP_MODELS = CP_MODELS + ("hyperbolic",)
     parts = ["# Stopping rules: reliability, cost and leave-one-review-out selection", "",
              "Cost = share of records screened at the stop (priors not counted); excess = cost minus the oracle's. "
              "cp = counting process (rate model exp/pow/hyp, d = over-dispersion, 1 = Poisson), cpclf = with the "
              "classifier's pool probabilities (margins Platt-scaled), +gateG = also needs the exact test's recall "
-             "bound >= G (or the exact test alone at the target). Produced by benchmarks/stopping_eval.py.", ""]
+             "bound >= G (or the exact test alone at the target), +midgateG the same with the mid-p test's bound. Produced by benchmarks/stopping_eval.py.", ""]
     for path in args.histories:
         runs = load_runs(path)
+        cached = None
+        if args.cache is not None:
+            import hashlib
+            key = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+            cached = args.cache / f"replay_{key}.json"
+        if cached is not None and cached.exists():
+            results = _unjson(json.loads(cached.read_text()))
+        else:
+            with ProcessPoolExecutor(args.workers) as ex:
+                results = list(ex.map(replay_run, runs, chunksize=1))
+            if cached is not None:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                cached.write_text(json.dumps([{str(k): v for k, v in r.items()} for r in results]))
         with ProcessPoolExecutor(args.workers) as ex:
-            results = list(ex.map(replay_run, runs, chunksize=1))
             default_rows = (None if args.no_default_check else
                             list(ex.map(_default_check, list(zip(runs, results)), chunksize=1)))
         setting = f"{path.parent.name}/{path.name}: {len(runs)} runs, {len({r['dataset'] for r in runs})} datasets"
