@@ -1,7 +1,8 @@
 """Stopping rules: pure functions of the labelling history (and current scores where needed).
 
-Public API: `evaluate_all`, `first_stop`, `make_rule`, `any_of`, `all_of`, the rule functions
-(`statistical`, `random_sample`, `quantci`, heuristics) and `RuleResult`.
+Public API: `evaluate_all`, `first_stop`, `make_rule`, `any_of`, `all_of`, `gated_rule`, the rule
+functions (`statistical`, `counting_process`, `random_sample`, `quantci`, heuristics), `RuleResult`
+and `RuleInputs` (what score-reading rules receive besides the History).
 """
 
 from triage.stopping.base import REGISTRY, RuleInputs, RuleResult
