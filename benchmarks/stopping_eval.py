@@ -1,266 +1,430 @@
-"""Evaluate the stopping rules on simulation histories (or synthetic rankings until they exist).
+"""Stopping rules on simulation histories: reliability, cost, and an honest leave-one-review-out
+choice of the default rule.
 
-Usage:
-    python benchmarks/stopping_eval.py --histories runs.jsonl [--out benchmarks/results/stopping.md]
-    python benchmarks/stopping_eval.py --synthetic 100 --seed 0     # synthetic rankings
+Usage (one command; each --histories file is one setting, e.g. without and with the question):
+    python benchmarks/stopping_eval.py --histories H1/histories.jsonl [H2/histories.jsonl ...] \
+        [--out benchmarks/results/stopping.md] [--workers 2]
 
-Input format (JSON lines, one simulation run per line):
-    {"dataset": str, "seed": int, "n_records": int,
-     "order":   [row indices in labelling order, PRIOR labels first],
-     "labels":  [gold 0/1 of those rows, in that order],
-     "origins": [0 prior / 1 ranked / 2 random, per entry],
-     "n_relevant": int,          # optional: relevant records in the whole dataset
-                                 #   (default: sum(labels), i.e. the run reached the last relevant record)
-     "pool_scores": optional     # calibrated P(relevant) per row index (for quantci), either one list of
-                                 #   n_records floats, or [{"k": int, "probs": [n_records floats]}, ...]
-                                 #   snapshots from the model trained on the first k entries (the latest
-                                 #   snapshot with k_snap <= k is used at prefix k); "pool_probabilities"
-                                 #   takes precedence when present. A final-pool-only list (the engine's
-                                 #   `history_record`) cannot be replayed: quantci is skipped for that run.
-     other keys (e.g. "preset") are ignored}
+Histories come from `triage benchmark --snapshot-every 25 ...` (histories.jsonl, one run a line):
+    dataset, seed, n_records, n_relevant, order (row indices, priors first), labels, origins,
+    probabilistic, screen_scores (per history entry, the score when proposed; null for priors),
+    score_snapshots [{"k": history length, "scores": one per row, null for labelled rows}].
+Older files with "pool_scores" [{"k", "probs"}] snapshots are read as probabilistic snapshots.
 
-Replay. Simulations stop at the last relevant record, so every record after the labelled
-sequence is irrelevant: when n_relevant == sum(labels) the sequence is extended with the
-remaining records as irrelevant RANKED decisions (exact for every rule that reads only labels;
-quantci keeps using the last snapshot). A rule that never fires even then stops at n_records.
-When the run did not reach every relevant record (n_relevant > sum(labels)) nothing is extended
-and a rule that never fires counts as stopping at the end of the labelled sequence.
+Replay. A simulation stops at the last relevant record, so everything after it is irrelevant:
+the sequence is extended with the remaining records as irrelevant decisions (exact for rules
+reading labels). Rules reading scores use the latest snapshot taken at or before the prefix,
+restricted to the prefix's pool (after the run's end: the last snapshot). Every rule is
+consulted at check points every `step` screened records, step = min(50, max(1, N // 100)) (a
+round's batch in live use); the statistical tests are replayed at every record. A rule that
+never stops stops when every record is screened.
 
-Measures per rule and target (0.95 and 0.90, confidence 0.95):
-    reliability  share of runs whose recall at the stop reaches the target (Clopper–Pearson 95 % CI)
-    cost         share of records screened at the stop (RANKED + RANDOM, certification samples included)
-    excess       cost minus the oracle's (the first point where the target recall is reached)
-    recall       median recall at the stop.
+Measures per rule, target (0.95, 0.90; confidence 0.95) and setting:
+    reliability  share of runs whose recall at the stop reaches the target, with the two-sided
+                 95 % Clopper-Pearson interval
+    cost         share of records screened at the stop (priors not counted); mean and median
+    excess       cost minus the oracle's (the first prefix that reaches the target)
+    by band      reliability per prevalence band (< 2 %, 2-10 %, > 10 % relevant) and per pool
+                 size (< 1,000, 1,000-3,000, > 3,000 records)
 
-`sample_on_run50`: when 50 irrelevant records in a row are first seen, draw the certification
-sample that would certify the target if it held no relevant record (`certification_sample_size`),
-label it (cost), and stop if `random_sample` certifies; otherwise fall back to the statistical
-rule's stop (sample records screened later in the ranking are not paid twice). Approximate in one
-respect: the fall-back replays the original sequence, as if the sample had not left the pool.
-
-Synthetic rankings (--synthetic): n_records in [1000, 6000], prevalence in [0.5 %, 4 %]; record
-scores ~ N(0, 1) for irrelevant, N(d, 1) for relevant with d ~ U(2, 4) ("easy") or, for a share
-~ U(0, 0.3) of relevant records, d ~ U(0.5, 1.5) ("hard"); labelling order = descending score
-after one relevant and one irrelevant prior; pool_scores from a deliberately misspecified model
-that ignores the hard records (so quantci sees realistic over-confidence). A static ranking is
-not active learning: these figures rank the rules, the SYNERGY simulations decide.
+Leave-one-review-out selection: for each review (overlapping datasets, OVERLAPS in
+triage/simulate/benchmark.py, held out together) the candidate with the LOWEST MEAN COST among
+those whose reliability on the other reviews' runs is >= 0.95 overall AND in every prevalence
+band is chosen and applied to the
+held-out review's runs; "LORO-selected" pools those held-out results. The candidates are the
+counting-process rules (rate model x over-dispersion), their classifier variants, QuantCI, and
+each of those gated by the exact (or mid-p) test's lower bound (gate 0.5-0.9), plus the statistical
+rule.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import norm
 
-from triage.stopping import CertificationSample, certification_sample_size, first_stop, make_rule, random_sample
+from triage.history import PRIOR, RANKED, History
+from triage.simulate.benchmark import overlap_groups
+from triage.stopping import RuleInputs, first_stop, make_rule
+from triage.stopping.base import split_prior
+from triage.stopping.counting import count_quantile, fit_rate, rate_integral, window_points
 from triage.stopping.dist import clopper_pearson
-from triage.history import PRIOR, RANDOM, RANKED, History
+from triage.stopping.quantci import pool_probabilities
+from triage.stopping.statistical import statistical_replay
 
 TARGETS = (0.95, 0.90)
 CONFIDENCE = 0.95
-RULES = ("default", "statistical", "statistical_midp", "consecutive_irrelevant", "knee", "budget", "safe", "quantci",
-         "statistical|quantci", "sample_on_run50")  # quantci before statistical|quantci (it reuses both)
+RELIABILITY = 0.95           # selection constraint on the training reviews
+REFERENCE = ("statistical", "statistical_midp", "statistical_knee", "consecutive_irrelevant", "knee", "budget",
+             "safe")
+CP_MODELS = ("exponential", "power")  # hyperbolic: see --hyperbolic (3 parameters, ~10x slower to fit)
+CLF_MODELS = ("exponential", "power")
+DISPERSIONS = (1.0, 2.0, 4.0)
+MIN_RELEVANT = 10
+N_WINDOWS = 10
+GATES = (0.5, 0.6, 0.7, 0.8, 0.9)
+PREV_BANDS = (("< 2 %", 0.0, 0.02), ("2-10 %", 0.02, 0.10), ("> 10 %", 0.10, 1.01))
+SIZE_BANDS = (("< 1,000", 0, 1000), ("1,000-3,000", 1000, 3000), ("> 3,000", 3000, 10**9))
 
 
-def synthetic_run(seed: int) -> dict:
-    rng = np.random.default_rng([seed, 7])
-    N = int(rng.integers(1000, 6001))
-    prev = rng.uniform(0.005, 0.04)
-    R = max(5, int(rng.binomial(N, prev)))
-    hard_share = rng.uniform(0.0, 0.3)
-    hard = rng.random(R) < hard_share
-    d = np.where(hard, rng.uniform(0.5, 1.5), rng.uniform(2.0, 4.0))
-    d_easy = float(d[~hard].mean()) if (~hard).any() else 3.0
-    gold = np.zeros(N, dtype=np.int8)
-    gold[:R] = 1
-    score = rng.normal(0, 1, N)
-    score[:R] += d
-    perm = rng.permutation(N)                      # row indices are shuffled
-    gold, score = gold[perm], score[perm]
-    rel, irr = np.flatnonzero(gold), np.flatnonzero(gold == 0)
-    priors = [int(rng.choice(rel)), int(rng.choice(irr))]
-    rest = np.setdiff1d(np.arange(N), priors)
-    rest = rest[np.argsort(-score[rest], kind="stable")]
-    order = np.concatenate([priors, rest])
-    labels = gold[order]
-    last = int(np.flatnonzero(labels)[-1]) + 1
-    pi = R / N
-    l1, l0 = pi * norm.pdf(score - d_easy), (1 - pi) * norm.pdf(score)
-    probs = l1 / (l1 + l0)
-    return {"dataset": f"synthetic-{seed}", "seed": seed, "n_records": N, "order": order[:last].tolist(),
-            "labels": labels[:last].tolist(), "origins": [0, 0] + [1] * (last - 2), "n_relevant": R,
-            "pool_scores": probs.tolist()}
+def check_step(n_records: int) -> int:
+    """Screened records between two consultations of a rule: 1 % of the records, 1 to 50."""
+    return min(50, max(1, n_records // 100))
 
 
-def _scores_at(run: dict, order: np.ndarray):
-    """k -> pool probabilities, or None when the run has no usable per-prefix probabilities.
-
-    A list of floats shorter than n_records is the simulation engine's final-pool snapshot
-    (`pool_probabilities` / `pool_scores` of the sorted unlabelled rows after the last label):
-    it only describes the end of the run, where every relevant record is found, so replaying
-    quantci on it would be meaningless -- such runs skip quantci."""
-    ps = run.get("pool_probabilities", run.get("pool_scores"))
-    if ps is None or not len(ps):
-        return None
-    N = run["n_records"]
-    if isinstance(ps[0], dict):
-        snaps = sorted((int(s["k"]), np.asarray(s["probs"], dtype=float)) for s in ps)
-    elif len(ps) == N:
-        snaps = [(0, np.asarray(ps, dtype=float))]
-    else:
-        return None
-    if any(np.nanmin(p) < 0 or np.nanmax(p) > 1 for _, p in snaps):
-        return None  # scores, not probabilities
-    ks = [k for k, _ in snaps]
-
-    def at(k: int) -> np.ndarray | None:
-        i = int(np.searchsorted(ks, k, side="right")) - 1
-        if i < 0:
-            return None
-        mask = np.ones(N, dtype=bool)
-        mask[order[:k]] = False
-        return snaps[i][1][mask]
-    return at
+def load_runs(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
 
 
-def replay_run(run: dict) -> dict:
-    """{target: {rule: (stop_k, screened_cost, recall)}, plus 'oracle'} for one run."""
+def _history(run: dict):
     N = int(run["n_records"])
     order = np.asarray(run["order"], dtype=np.int64)
     labels = np.asarray(run["labels"], dtype=np.int8)
     origins = np.asarray(run["origins"], dtype=np.int8)
     R = int(run.get("n_relevant", int(labels.sum())))
-    if R == int(labels.sum()) and len(order) < N:   # extend: everything left is irrelevant
+    L0 = len(order)
+    if R == int(labels.sum()) and len(order) < N:
         rest = np.setdiff1d(np.arange(N), order)
         order = np.concatenate([order, rest])
         labels = np.concatenate([labels, np.zeros(len(rest), dtype=np.int8)])
         origins = np.concatenate([origins, np.full(len(rest), RANKED, dtype=np.int8)])
-    L = len(order)
-    h = History(order, labels, origins, np.zeros(L, dtype=np.int32), N)
-    found = np.concatenate([[0], np.cumsum(labels)])
-    screened = np.concatenate([[0], np.cumsum(origins != PRIOR)])
-    scores_at = _scores_at(run, order)
-    out: dict = {"n_records": N}
-    fixed = {}  # rules that do not depend on the target are replayed once
-    for name in ("consecutive_irrelevant", "knee", "budget", "safe"):
-        k = first_stop(h, name)
-        fixed[name] = L if k is None else k
-    for target in TARGETS:
-        need = math.ceil(target * R - 1e-9)
+    return History(order, labels, origins, np.zeros(len(order), dtype=np.int32), N), R, L0
+
+
+def _inputs_at(run: dict, h: History):
+    """k -> RuleInputs of h.at(k) from the run's snapshots, or None when it has none."""
+    N = h.n_records
+    if run.get("score_snapshots"):
+        snaps = [(int(s["k"]), s["scores"]) for s in run["score_snapshots"]]
+        prob = bool(run.get("probabilistic", False))
+    elif run.get("pool_scores") and isinstance(run["pool_scores"][0], dict):
+        snaps = [(int(s["k"]), s["probs"]) for s in run["pool_scores"]]
+        prob = True
+    else:
+        return None
+    snaps.sort(key=lambda t: t[0])
+    ks = [k for k, _ in snaps]
+    arrs = [np.array([np.nan if v is None else v for v in a], dtype=float) for _, a in snaps]
+    ss = run.get("screen_scores")
+    screen = np.full(len(h), np.nan)
+    if ss is not None:
+        screen[:len(ss)] = [np.nan if v is None else v for v in ss]
+
+    def at(k: int):
+        i = int(np.searchsorted(ks, k, side="right")) - 1
+        if i < 0:
+            return None
+        mask = np.ones(N, dtype=bool)
+        mask[h.record_ids[:k]] = False
+        sc = arrs[i][mask]
+        if np.isnan(sc).any():  # rows the snapshot did not score (should not happen)
+            sc = np.where(np.isnan(sc), np.nanmin(arrs[i]), sc)
+        return RuleInputs(sc, prob, screen[:k])
+    return at
+
+
+def _done(first_est: dict, base: str) -> bool:
+    """Whether every dispersion of estimate `base` has stopped at every target."""
+    return all(v is not None for t in first_est for e, v in first_est[t].items() if e.startswith(base + "_d"))
+
+
+def replay_run(run: dict) -> dict:
+    """{"n_records", "prevalence", target: {candidate: (k, cost, recall)}} for one run."""
+    h, R, _ = _history(run)
+    N, L = h.n_records, len(h)
+    n_prior = int((h.origins == PRIOR).sum())
+    found = np.concatenate([[0], np.cumsum(h.labels)])
+    screened = np.concatenate([[0], np.cumsum(h.origins != PRIOR)])
+    step = check_step(N)
+    checks = list(range(n_prior + step, L + 1, step))
+    if not checks or checks[-1] != L:
+        checks.append(L)
+    inputs_at = _inputs_at(run, h)
+    out: dict = {"n_records": N, "prevalence": R / N, "dataset": run["dataset"], "seed": run["seed"]}
+    stops: dict[float, dict[str, int]] = {t: {} for t in TARGETS}
+
+    for name in REFERENCE:
+        for t in TARGETS:
+            k = first_stop(h, make_rule(name, t, CONFIDENCE))
+            stops[t][name] = L if k is None else k
+    gate_ok = {g: statistical_replay(h, g, CONFIDENCE) for g in GATES}
+    gate_mid = {g: statistical_replay(h, g, CONFIDENCE, mid_p=True) for g in GATES}
+    k_end = max(stops[t]["statistical"] for t in TARGETS)   # every gated rule stops by then
+
+    # estimates at check points: (stop per target) for every candidate estimate
+    est_names = ([f"cp_{m[:3]}_d{d:g}" for m in CP_MODELS for d in DISPERSIONS]
+                 + [f"cpclf_{m[:3]}_d{d:g}" for m in CLF_MODELS for d in DISPERSIONS] + ["quantci"])
+    est_stop = {t: {e: np.zeros(L + 1, dtype=bool) for e in est_names} for t in TARGETS}
+    first_est = {t: {e: None for e in est_names} for t in TARGETS}
+    for k in checks:
+        hk = h.at(k)
+        n_p, r_prior, seq = split_prior(hk)
+        r, s, pool = int(hk.n_relevant), len(seq), hk.n_pool
+        M = N - n_p
+        inp = inputs_at(k) if inputs_at is not None else None
+        probs = pool_probabilities(hk, inp)[0] if inp is not None and pool else None
+        mus: dict[str, float | None] = {}
+        past = k > k_end
+        if int(seq.sum()) >= MIN_RELEVANT and pool:
+            x, y = window_points(seq, N_WINDOWS)
+            for m in CP_MODELS:
+                if past and _done(first_est, f"cp_{m[:3]}"):
+                    continue
+                p = fit_rate(m, x, y, M)
+                mus[f"cp_{m[:3]}"] = None if p is None else float(min(max(rate_integral(m, p, s / M, 1.0) * M, 0), pool))
+            if probs is not None:
+                x, y = window_points(np.concatenate([seq, np.sort(probs)[::-1]]), N_WINDOWS)
+                for m in CLF_MODELS:
+                    if past and _done(first_est, f"cpclf_{m[:3]}"):
+                        continue
+                    p = fit_rate(m, x, y, M)
+                    mus[f"cpclf_{m[:3]}"] = (None if p is None else
+                                             float(min(max(rate_integral(m, p, s / M, 1.0) * M, 0), pool)))
+        for t in TARGETS:
+            for e in est_names:
+                if first_est[t][e] is not None and past:
+                    continue
+                if e == "quantci":
+                    if probs is None:
+                        ok = pool == 0
+                    else:
+                        from scipy.stats import norm
+                        z = float(norm.ppf(1 - (1 - CONFIDENCE) / 2))
+                        hi = probs.sum() + z * np.sqrt((probs * (1 - probs)).sum())
+                        ok = r > 0 and r / (r + hi) >= t
+                else:
+                    base, d = e.rsplit("_d", 1)
+                    mu = mus.get(base)
+                    if pool == 0:
+                        ok = True
+                    elif mu is None:
+                        ok = False
+                    else:
+                        U = min(count_quantile(mu, CONFIDENCE, float(d)), pool)
+                        ok = r > 0 and r >= t * (r + U) - 1e-9
+                est_stop[t][e][k] = ok
+                if ok and first_est[t][e] is None:
+                    first_est[t][e] = k
+        if past and all(first_est[t][e] is not None for t in TARGETS for e in est_names):
+            break
+    for t in TARGETS:
+        for e in est_names:
+            stops[t][e] = L if first_est[t][e] is None else first_est[t][e]
+            ex_k = stops[t]["statistical"]
+            for g in GATES:
+                if g > t:
+                    continue
+                both = np.flatnonzero(est_stop[t][e] & gate_ok[g])
+                kg = int(both[0]) if both.size else L
+                stops[t][f"{e}+gate{g:g}"] = min(kg, ex_k)
+                both = np.flatnonzero(est_stop[t][e] & gate_mid[g])
+                kg = int(both[0]) if both.size else L
+                stops[t][f"{e}+midgate{g:g}"] = min(kg, ex_k)
+    for t in TARGETS:
+        need = int(np.ceil(t * R - 1e-9))
         oracle = int(np.argmax(found >= need))
         res = {"oracle": (oracle, screened[oracle] / N, found[oracle] / R)}
-        stat_k = None
-        for name in RULES:
-            if name in ("quantci", "statistical|quantci") and scores_at is None:
-                continue
-            if name == "sample_on_run50":
-                res[name] = _sample_strategy(h, run, target, stat_k, found, screened, R)
-                continue
-            if name == "statistical|quantci":  # = first_stop(any_of(...)) with quantci checked every 10
-                k = min(res["statistical"][0], res["quantci"][0])
-            elif name in fixed:
-                k = fixed[name]
-            else:
-                k = first_stop(h, make_rule(name, target, CONFIDENCE), scores_at,
-                               check_every=10 if name == "quantci" else 1)
-                k = L if k is None else k
-            if name == "statistical":
-                stat_k = k
-            res[name] = (k, screened[k] / N, found[k] / R)
-        out[target] = res
+        for name, k in stops[t].items():
+            res[name] = (int(k), screened[k] / N, found[k] / R)
+        out[t] = res
     return out
 
 
-def _sample_strategy(h: History, run: dict, target: float, stat_k: int, found, screened, R: int):
+def default_candidate() -> str:
+    """The candidate name of the registered default's parameters (triage/stopping/rules.py)."""
+    from triage.stopping import rules
+
+    return (f"cp_{rules.DEFAULT_MODEL[:3]}_d{rules.DEFAULT_DISPERSION:g}+gate{rules.DEFAULT_GATE:g}")
+
+
+def _default_check(args) -> dict:
+    """Check the candidate table against the registered default rule's own code: at the stop k
+    the table gives, `make_rule("default")` must say stop, and at the check point before it
+    continue. Returns {target: (agrees_at_k, agrees_before)}."""
+    run, res = args
+    h, _, _ = _history(run)
     N = h.n_records
-    k0 = first_stop(h, "consecutive_irrelevant")
-    if k0 is None or k0 >= len(h):
-        return (stat_k, screened[stat_k] / N, found[stat_k] / R)
-    pool = N - k0
-    n = certification_sample_size(pool, int(found[k0]), target, CONFIDENCE)
-    if not n or n >= pool:
-        return (stat_k, screened[stat_k] / N, found[stat_k] / R)
-    rng = np.random.default_rng([int(run["seed"]), 99])
-    pos = k0 + rng.choice(len(h) - k0, size=n, replace=False)       # positions of sampled pool records
-    sample = CertificationSample(h.record_ids[pos], pool, k0)
-    hk = h.at(k0).append(h.record_ids[pos], h.labels[pos], RANDOM, -1)
-    if random_sample(hk, sample, target, CONFIDENCE).stop:
-        return (k0 + n, (screened[k0] + n) / N, (found[k0] + int(h.labels[pos].sum())) / R)
-    later = pos >= stat_k
-    return (stat_k, (screened[stat_k] + int(later.sum())) / N,
-            (found[stat_k] + int(h.labels[pos[later]].sum())) / R)
+    step = check_step(N)
+    inputs_at = _inputs_at(run, h)
+    out = {}
+    for t in TARGETS:
+        k = res[t][default_candidate()][0]
+        rule = make_rule("default", t, CONFIDENCE)
+        at_k = rule(h.at(k), inputs_at(k) if inputs_at else None).stop
+        exact_k = res[t]["statistical"][0]
+        prev = max(k - step, 0) if k != exact_k else k - 1
+        before = prev <= 0 or not rule(h.at(prev), inputs_at(prev) if inputs_at else None).stop
+        out[t] = (bool(at_k), bool(before))
+    return out
 
 
-def per_dataset(results: list[dict], datasets: list[str], rules=("statistical", "statistical_midp", "default"),
-                target: float = 0.95) -> str:
-    """Markdown table: per dataset, runs reaching the target / runs and mean cost, per rule."""
-    names = sorted(set(datasets))
-    lines = [f"## Per dataset, target {target:.2f}: runs reaching the target / runs, mean cost", "",
-             "| dataset | records | " + " | ".join(rules) + " | oracle cost |",
-             "|---|---|" + "---|" * (len(rules) + 1)]
-    for d in names:
-        rs = [r for r, ds in zip(results, datasets) if ds == d]
-        cells = []
-        for name in rules:
-            rows = [r[target][name] for r in rs if name in r[target]]
-            ok = sum(1 for _, _, rec in rows if rec >= target - 1e-12)
-            cells.append(f"{ok}/{len(rows)}, {np.mean([c for _, c, _ in rows]):.0%}" if rows else "—")
-        oc = np.mean([r[target]["oracle"][1] for r in rs])
-        lines.append(f"| {d} | {rs[0]['n_records']} | " + " | ".join(cells) + f" | {oc:.0%} |")
-    return "\n".join(lines) + "\n"
+# -- statistics -------------------------------------------------------------------------------
+def _ok(rec: float, t: float) -> bool:
+    return rec >= t - 1e-12
 
 
-def summarise(results: list[dict]) -> str:
-    lines = ["# Stopping rules: reliability and cost", ""]
-    for target in TARGETS:
-        lines += [f"## Target recall {target:.2f} (confidence {CONFIDENCE:.2f}), {len(results)} runs", "",
-                  "| rule | runs | reliability (95 % CI) | mean cost | median cost | mean excess over oracle | median recall |",
-                  "|---|---|---|---|---|---|---|"]
-        names = ["oracle"] + [n for n in RULES if any(n in r[target] for r in results)]
-        for name in names:
-            rows = [r[target][name] for r in results if name in r[target]]
-            ok = sum(1 for _, _, rec in rows if rec >= target - 1e-12)
-            lo, hi = clopper_pearson(ok, len(rows), 0.95)
-            cost = np.array([c for _, c, _ in rows])
-            exc = np.array([c - r[target]["oracle"][1] for r, (_, c, _) in
-                            zip([r for r in results if name in r[target]], rows)])
-            rec = np.array([x for _, _, x in rows])
-            lines.append(f"| {name} | {len(rows)} | {ok / len(rows):.1%} ({lo:.1%}–{hi:.1%}) | {cost.mean():.1%} | "
-                         f"{np.median(cost):.1%} | {exc.mean():+.1%} | {np.median(rec):.3f} |")
-        lines.append("")
+def stats(rows: list[tuple[dict, tuple]], t: float) -> dict:
+    """rows: (run result, (k, cost, recall)) pairs -> summary numbers."""
+    n = len(rows)
+    ok = sum(_ok(x[2], t) for _, x in rows)
+    lo, hi = clopper_pearson(ok, n, 0.95)
+    cost = np.array([x[1] for _, x in rows])
+    exc = np.array([x[1] - r[t]["oracle"][1] for r, x in rows])
+    out = {"n": n, "ok": ok, "rel": ok / n if n else float("nan"), "lo": lo, "hi": hi,
+           "mean": float(cost.mean()), "median": float(np.median(cost)), "excess": float(exc.mean())}
+    for label, a, b in PREV_BANDS:
+        sub = [(r, x) for r, x in rows if a <= r["prevalence"] < b]
+        out[f"prev {label}"] = (sum(_ok(x[2], t) for _, x in sub), len(sub))
+    for label, a, b in SIZE_BANDS:
+        sub = [(r, x) for r, x in rows if a <= r["n_records"] < b]
+        out[f"size {label}"] = (sum(_ok(x[2], t) for _, x in sub), len(sub))
+    return out
+
+
+def _reliable(runs: list[dict], c: str, t: float) -> bool:
+    """Reliability >= RELIABILITY over `runs` and within every prevalence band of them."""
+    oks = np.array([_ok(r[t][c][2], t) for r in runs])
+    if oks.mean() < RELIABILITY:
+        return False
+    prev = np.array([r["prevalence"] for r in runs])
+    for _, a, b in PREV_BANDS:
+        band = (prev >= a) & (prev < b)
+        if band.any() and oks[band].mean() < RELIABILITY:
+            return False
+    return True
+
+
+def loro(results: list[dict], t: float, candidates: list[str]) -> tuple[list[tuple[dict, tuple]], Counter]:
+    """Leave-one-review-out: per held-out review, the cheapest candidate (mean cost) with
+    reliability >= RELIABILITY on the other reviews' runs, overall and in every prevalence band;
+    returns the held-out rows and the choices."""
+    groups = overlap_groups(sorted({r["dataset"] for r in results}))
+    held, chosen = [], Counter()
+    for g in groups:
+        train = [r for r in results if r["dataset"] not in g]
+        test = [r for r in results if r["dataset"] in g]
+        best, best_cost = None, np.inf
+        for c in candidates:
+            if not _reliable(train, c, t):
+                continue
+            cost = np.mean([r[t][c][1] for r in train])
+            if cost < best_cost:
+                best, best_cost = c, cost
+        best = best or "statistical"
+        chosen[best] += len(test)
+        held += [(r, r[t][best]) for r in test]
+    return held, chosen
+
+
+def table(named_rows: list[tuple[str, list]], t: float) -> list[str]:
+    bands = [f"prev {b[0]}" for b in PREV_BANDS] + [f"size {b[0]}" for b in SIZE_BANDS]
+    lines = ["| rule | runs | reliability (95 % CI) | mean cost | median cost | excess over oracle | "
+             + " | ".join(bands) + " |", "|---|---|---|---|---|---|" + "---|" * len(bands)]
+    for name, rows in named_rows:
+        s = stats(rows, t)
+        cells = [f"{s[b][0]}/{s[b][1]}" if s[b][1] else "—" for b in bands]
+        lines.append(f"| {name} | {s['n']} | {s['rel']:.1%} ({s['lo']:.1%}–{s['hi']:.1%}) | {s['mean']:.1%} | "
+                     f"{s['median']:.1%} | {s['excess']:+.1%} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def summarise(setting: str, results: list[dict], default_rows: list[dict] | None, top: int = 12) -> str:
+    lines = [f"## {setting}", ""]
+    for t in TARGETS:
+        names = [n for n in results[0][t] if n != "oracle"]
+        cands = [n for n in names if n not in REFERENCE or n == "statistical"]
+        held, chosen = loro(results, t, cands)
+        s_held = stats(held, t)
+        lines += [f"### Target recall {t:.2f} (confidence {CONFIDENCE:.2f}), {len(results)} runs", "",
+                  f"Leave-one-review-out selection (lowest mean cost with reliability >= {RELIABILITY:.2f} on the "
+                  f"training reviews, overall and in every prevalence band): held-out reliability {s_held['rel']:.1%} (Clopper-Pearson 95 % "
+                  f"{s_held['lo']:.1%}–{s_held['hi']:.1%}), mean cost {s_held['mean']:.1%}. Chosen (runs): "
+                  + ", ".join(f"{c} ({n})" for c, n in chosen.most_common()) + ".", ""]
+        if default_rows is not None:
+            agree = sum(d[t][0] and d[t][1] for d in default_rows)
+            lines += [f"The registered default rule, replayed by its own code at the table's stop and the check "
+                      f"point before it, agrees with the table on {agree} of {len(default_rows)} runs.", ""]
+        rows = [("oracle", [(r, r[t]["oracle"]) for r in results]), ("LORO-selected", held)]
+        dname = default_candidate()
+        rows.append((f"default = {dname}", [(r, r[t][dname]) for r in results]))
+        rows += [(n, [(r, r[t][n]) for r in results]) for n in REFERENCE]
+        reliable = sorted((n for n in cands if n not in REFERENCE),
+                          key=lambda n: (not _reliable(results, n, t), np.mean([r[t][n][1] for r in results])))
+        ungated = [n for n in cands if "+gate" not in n and n not in REFERENCE]
+        shown = list(dict.fromkeys(reliable[:top] + ungated))
+        rows += [(n, [(r, r[t][n]) for r in results]) for n in shown]
+        lines += table(rows, t)
+        lines += ["", f"(Candidates shown: the {top} cheapest with in-sample reliability >= {RELIABILITY:.2f} overall and per "
+                      "prevalence band, "
+                      "then every ungated estimate. Band cells: runs reaching the target / runs.)", ""]
     return "\n".join(lines)
+
+
+def _unjson(rows: list[dict]) -> list[dict]:
+    """Replay results read back from JSON: target keys to floats, stops to tuples."""
+    out = []
+    for r in rows:
+        d = {}
+        for k, v in r.items():
+            try:
+                t = float(k)
+            except ValueError:
+                d[k] = v
+                continue
+            d[t] = {name: tuple(x) for name, x in v.items()}
+        out.append(d)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument("--histories", type=Path, help="JSON lines of simulation runs (format in the docstring)")
-    src.add_argument("--synthetic", type=int, help="number of synthetic runs")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--histories", type=Path, nargs="+", required=True,
+                    help="histories.jsonl files (one setting each), from triage benchmark --snapshot-every")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--hyperbolic", action="store_true", help="also fit the hyperbolic rate (slow)")
+    ap.add_argument("--no-default-check", action="store_true",
+                    help="skip replaying the registered default rule by its own code")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="folder keeping each file's replay results (JSON): a rerun re-summarises without replaying")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "stopping.md")
     args = ap.parse_args(argv)
-    if args.histories:
-        runs = [json.loads(line) for line in args.histories.read_text().splitlines() if line.strip()]
-        source = f"simulation histories from {args.histories.name}"
-    else:
-        runs = [synthetic_run(args.seed * 100003 + i) for i in range(args.synthetic)]
-        source = f"{args.synthetic} synthetic rankings (seed {args.seed}; see benchmarks/stopping_eval.py)"
-    with ProcessPoolExecutor(args.workers) as ex:
-        results = list(ex.map(replay_run, runs, chunksize=1))
-    text = summarise(results) + "\n" + per_dataset(results, [r["dataset"] for r in runs])
-    text = text.replace("# Stopping rules: reliability and cost\n",
-                        f"# Stopping rules: reliability and cost\n\nSource: {source}. Cost = share of records "
-                        f"screened (certification samples included); excess = cost minus the oracle's.\n")
+    if args.hyperbolic:
+        global CP_MODELS
+        CP_MODELS = CP_MODELS + ("hyperbolic",)
+    parts = ["# Stopping rules: reliability, cost and leave-one-review-out selection", "",
+             "Cost = share of records screened at the stop (priors not counted); excess = cost minus the oracle's. "
+             "cp = counting process (rate model exp/pow/hyp, d = over-dispersion, 1 = Poisson), cpclf = with the "
+             "classifier's pool probabilities (margins Platt-scaled), +gateG = also needs the exact test's recall "
+             "bound >= G (or the exact test alone at the target), +midgateG the same with the mid-p test's bound. Produced by benchmarks/stopping_eval.py.", ""]
+    for path in args.histories:
+        runs = load_runs(path)
+        cached = None
+        if args.cache is not None:
+            import hashlib
+            key = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+            cached = args.cache / f"replay_{key}.json"
+        if cached is not None and cached.exists():
+            results = _unjson(json.loads(cached.read_text()))
+        else:
+            with ProcessPoolExecutor(args.workers) as ex:
+                results = list(ex.map(replay_run, runs, chunksize=1))
+            if cached is not None:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                cached.write_text(json.dumps([{str(k): v for k, v in r.items()} for r in results]))
+        with ProcessPoolExecutor(args.workers) as ex:
+            default_rows = (None if args.no_default_check else
+                            list(ex.map(_default_check, list(zip(runs, results)), chunksize=1)))
+        setting = f"{path.parent.name}/{path.name}: {len(runs)} runs, {len({r['dataset'] for r in runs})} datasets"
+        parts.append(summarise(setting, results, default_rows))
+        print(parts[-1], flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n")
-    print(text)
+    args.out.write_text("\n".join(parts) + "\n", encoding="utf-8")
     return 0
 
 

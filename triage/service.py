@@ -357,24 +357,45 @@ def certification_sample(project: Project, n: int | None, out: Path | None, targ
 
 
 # -- stopping report ---------------------------------------------------------------------------
-def pool_probabilities(project: Project, history: History) -> np.ndarray | None:
-    """The latest round's scores for the current pool, if they are probabilities covering it.
+def rule_inputs(project: Project, history: History | None = None):
+    """The model's view for the stopping rules (`triage.stopping.RuleInputs`): the latest
+    classifier round's scores of the pool (in `project_pool` order), whether they are
+    probabilities, and per history entry the score the record had in the round that proposed it
+    (NaN for priors and cold-start rounds). Empty RuleInputs when no classifier round covers the
+    pool."""
+    from triage.stopping import RuleInputs
 
-    Returns shape (history.n_pool,) in the order of `project.record_ids()` minus labelled records,
-    or None (no round, a round whose scores are not probabilities - SVM margins, cold-start
-    similarities - or pool records the round did not score)."""
-    rnd = project.latest_round()
-    if rnd is None or not rnd.params.get("probabilities") or not len(rnd.scores):
-        return None
+    history = project.history() if history is None else history
+    rounds = {r.id: r for r in project.rounds()}
+    latest = max(rounds.values(), key=lambda r: r.id) if rounds else None
+    if latest is None or latest.params.get("model", "classifier") != "classifier" or not len(latest.scores):
+        return RuleInputs()
+    score = dict(zip(latest.record_ids.tolist(), latest.scores.tolist()))
     pool = project_pool(project, history).tolist()
-    score = dict(zip(rnd.record_ids.tolist(), rnd.scores.tolist()))
     if any(i not in score for i in pool):
-        return None
-    return np.array([score[i] for i in pool], dtype=float)
+        return RuleInputs()
+    screen = np.full(len(history), np.nan)
+    by_round: dict[int, dict] = {}
+    for j, (rid, rnd) in enumerate(zip(history.record_ids.tolist(), history.rounds.tolist())):
+        row = rounds.get(rnd)
+        if row is None or row.params.get("model", "classifier") != "classifier":
+            continue
+        if rnd not in by_round:
+            by_round[rnd] = dict(zip(row.record_ids.tolist(), row.scores.tolist()))
+        screen[j] = by_round[rnd].get(rid, np.nan)
+    return RuleInputs(np.array([score[i] for i in pool], dtype=float),
+                      bool(latest.params.get("probabilities")), screen)
+
+
+def pool_probabilities(project: Project, history: History) -> np.ndarray | None:
+    """The latest round's pool scores when they are probabilities (else None): QuantCI's input."""
+    inputs = rule_inputs(project, history)
+    return inputs.pool_scores if inputs.probabilistic else None
 
 
 def report_data(project: Project, target: float = 0.95, confidence: float = 0.95):
-    """The stopping report of a project: its history, latest round scores and latest sample."""
+    """The stopping report of a project: its history, the model's scores, its latest sample,
+    and its name, preset and number of maybe labels (counted as relevant, as the report says)."""
     from triage.report.stopping import build_report
     from triage.stopping import CertificationSample
 
@@ -383,8 +404,12 @@ def report_data(project: Project, target: float = 0.95, confidence: float = 0.95
     sample = CertificationSample.from_project(samples[-1], history.n_records) if samples else None
     rel_ids = history.record_ids[history.labels == 1][-5:][::-1].tolist()
     recent = [{"id": r.id, "title": r.title, "abstract": r.abstract} for r in project.records(rel_ids)]
-    return build_report(history, pool_probabilities(project, history), target, confidence, sample,
-                        project.meta("question"), recent)
+    latest = project.latest_round()
+    n_maybe = sum(1 for v in project.current_labels().values() if v == "maybe")
+    return build_report(history, rule_inputs(project, history), target, confidence, sample,
+                        project.meta("question"), recent, project=project.directory.name,
+                        preset=latest.preset if latest is not None else project_preset(project).name,
+                        n_maybe=n_maybe)
 
 
 def summary_line(project: Project) -> str:
@@ -394,4 +419,4 @@ def summary_line(project: Project) -> str:
     if project.latest_round() is None:
         return ""
     history = project.history()
-    return one_line_summary(history, pool_probabilities(project, history))
+    return one_line_summary(history, rule_inputs(project, history))

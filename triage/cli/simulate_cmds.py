@@ -93,11 +93,12 @@ def simulate_cmd(data, preset, seed, prior_included, prior_excluded, prior_ids, 
     try:
         res = simulate(ds.texts, ds.gold, p, seed, prior_included, prior_excluded, _ids(prior_ids),
                        batch_size, "last_relevant" if stop_after is None else stop_after, cache_dir=cache,
-                       question=question, embeddings_after=embeddings_after)
+                       question=question, embeddings_after=embeddings_after, snapshot_every=25)
     except SimulationError as e:
         raise TriageError(str(e)) from e
     m = res.metrics
-    stopping = stopping_summary(res.history, ds.gold)
+    stopping = stopping_summary(res.history, ds.gold, snapshots=res.snapshots, screen_scores=res.screen_scores,
+                                probabilistic=res.probabilistic)
     result = {"dataset": ds.name, "preset": p.name, "seed": seed, "question": question or None,
               "prior_ids": res.prior_ids.tolist(), "batch_size": res.batch_size,
               **m.to_dict(), "seconds": res.seconds, "rounds": len(res.round_seconds),
@@ -163,7 +164,9 @@ def _print_table(r: dict, out) -> None:
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Feature cache folder (embeddings in its embeddings/ subfolder), e.g. CACHE_DIR.")
 @click.option("--snapshot-every", type=int, default=0, show_default=True,
-              help="Keep pool probabilities every N screened records in histories.jsonl (stopping replay).")
+              help="Keep the round's scores of every unlabelled record (probabilities or SVM margins) every "
+                   "N screened records in histories.jsonl, for replaying score-based stopping rules "
+                   "(each record's score when it was proposed is always kept).")
 @click.option("--questions", type=click.Path(exists=True, dir_okay=False), default=None,
               help="CSV (dataset,question): simulate each listed dataset with its review question, as "
                    "`triage simulate --question`; datasets not listed run without one.")

@@ -1,4 +1,5 @@
-"""The stopping report: every stopping rule side by side, the gain curve and one plain sentence.
+"""The stopping report: the default rule's verdict in one sentence, then every other rule in a
+table, the gain curve and the report's provenance (date, project, preset, triage version).
 
 Renders only: all numbers come from `triage.stopping.evaluate_all` (and the history itself).
 Formats: Markdown (terminal), JSON, and one self-contained HTML file (all user text escaped,
@@ -12,16 +13,19 @@ import html
 import io
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import numpy as np
 
-from triage.stopping import CertificationSample, RuleResult, evaluate_all, make_rule
+from triage import __version__
+from triage.stopping import CertificationSample, RuleInputs, RuleResult, evaluate_all, make_rule
 from triage.stopping.base import pct, split_prior
-from triage.stopping.rules import DEFAULT_DESCRIPTION
+from triage.stopping.rules import DEFAULT_DESCRIPTION, RULE_ORDER
 from triage.history import PRIOR, History
 
-RULE_ORDER = ("default", "statistical", "statistical_midp", "random_sample", "quantci", "knee", "budget", "safe",
-              "consecutive_irrelevant")
+#: Said in every report: the same records are counted differently by other commands.
+MAYBE_NOTE = ("Records labelled maybe count as relevant here and in `triage screen` (a maybe is kept until "
+              "decided); `triage status` and `triage prisma` count them separately.")
 
 
 @dataclass(frozen=True)
@@ -44,74 +48,107 @@ class StoppingReport:
     prior: np.ndarray
     question: str = ""
     recent_relevant: list[dict] = field(default_factory=list)
+    date: str = ""             # when the report was made (ISO 8601, UTC)
+    project: str = ""          # project name
+    preset: str = ""           # the model preset that ranked the records
+    version: str = __version__  # triage version
+    n_maybe: int | None = None  # records labelled maybe (counted as relevant), when known
 
 
-def build_report(history: History, pool_scores: np.ndarray | None = None, target: float = 0.95,
+def build_report(history: History, inputs: RuleInputs | np.ndarray | None = None, target: float = 0.95,
                  confidence: float = 0.95, sample: CertificationSample | None = None, question: str = "",
-                 recent_relevant: list[dict] | None = None) -> StoppingReport:
-    """A report from a History (+ optional pool probabilities of shape (n_pool,) and a sample)."""
-    results = evaluate_all(history, pool_scores, target, confidence, sample)
-    results["statistical_midp"] = make_rule("statistical_midp", target, confidence)(history, pool_scores)
+                 recent_relevant: list[dict] | None = None, date: str | None = None, project: str = "",
+                 preset: str = "", n_maybe: int | None = None) -> StoppingReport:
+    """A report from a History, the model's scores (`RuleInputs`, or a bare array of pool
+    probabilities of shape (n_pool,)) and an optional certification sample. `date` defaults to
+    now (UTC); project, preset and n_maybe are shown as given."""
+    results = evaluate_all(history, inputs, target, confidence, sample)
     n_prior, _, seq = split_prior(history)
+    if date is None:
+        date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return StoppingReport(target, confidence, history.n_records, len(history), len(seq), history.n_relevant,
                           results, np.cumsum(history.labels).astype(np.int64), history.origins == PRIOR,
-                          question, list(recent_relevant or []))
+                          question, list(recent_relevant or []), date, project, preset, __version__, n_maybe)
 
 
 # -- sentences --------------------------------------------------------------------------------
-def recall_sentence(results: dict[str, RuleResult], confidence: float) -> str:
-    """e.g. 'You have found an estimated 93–97 % of the relevant records (95 % confidence: at least 91 %).'
-
-    The estimate range comes from the model-based or sample-based rules (quantci, random_sample),
-    the confidence bound from the exact statistical rule (falling back to the default rule)."""
-    bound = results.get("statistical") or results.get("default")
-    lower = bound.recall_lower if bound is not None else None
-    est = None
-    for name in ("random_sample", "quantci"):
-        r = results.get(name)
-        if r is not None and r.recall_estimate is not None:
-            lo = r.recall_lower if r.recall_lower is not None else r.recall_estimate
-            hi = r.recall_upper if r.recall_upper is not None else r.recall_estimate
-            est = (lo, hi)
-            break
+def recall_sentence(result: RuleResult, confidence: float) -> str:
+    """What ONE rule says about recall, e.g. 'The default rule estimates that you have found 88 %
+    of the relevant records (95 % bounds: 81–96 %).' Never mixes two rules' numbers."""
     conf = pct(confidence)
-    if est is None and lower is None:
-        return "No relevant record found yet: recall cannot be estimated."
-    if est is None:
-        return f"With {conf} confidence you have found at least {pct(lower)} of the relevant records."
-    a, b = round(100 * est[0]), round(100 * est[1])
-    rng = f"{a} %" if a == b else f"{a}–{b} %"
-    tail = f" ({conf} confidence: at least {pct(lower)})" if lower is not None else ""
-    return f"You have found an estimated {rng} of the relevant records{tail}."
+    est, lo, hi = result.recall_estimate, result.recall_lower, result.recall_upper
+    who = f"The {result.name} rule"
+    if est is not None:
+        if lo is not None and hi is not None:
+            a, b = round(100 * lo), round(100 * hi)
+            bounds = f" ({conf} bounds: {a}–{b} %)" if a != b else f" ({conf} bounds: {a} %)"
+        elif lo is not None:
+            bounds = f" ({conf} confidence: at least {pct(lo)})"
+        else:
+            bounds = ""
+        return f"{who} estimates that you have found {pct(est)} of the relevant records{bounds}."
+    if lo is not None:
+        return f"{who} shows with {conf} confidence that you have found at least {pct(lo)} of the relevant records."
+    return "No relevant record found yet: recall cannot be estimated." if result.extra.get("r_seen", 1) == 0 else (
+        f"{who} cannot estimate recall yet.")
 
 
-def one_line_summary(history: History, scores: np.ndarray | None = None, target: float = 0.95,
+def screen_more(result: RuleResult) -> int | None:
+    """'Screen about N more records' for a rule that says continue (None when it has no number)."""
+    if result.stop:
+        return None
+    n = result.extra.get("screen_more")
+    if n is None:
+        n = result.extra.get("more_irrelevant_needed")
+    return None if n is None else int(n)
+
+
+def default_sentence(report: "StoppingReport") -> str:
+    """The report's lead: the default rule's verdict, estimate, interval, how many more records
+    to screen when it says continue, and its assumption - the default rule alone."""
+    if report.n_records == 0:
+        return NO_RECORDS
+    d = report.results["default"]
+    verdict = "You may stop screening." if d.stop else "Keep screening."
+    parts = [verdict, recall_sentence(d, report.confidence)]
+    n = screen_more(d)
+    if n:
+        parts.append(f"Screen about {n} more records.")
+    if not d.stop and d.recall_estimate is None and d.summary:
+        parts.append(d.summary)
+    if d.assumption:
+        parts.append(f"Assumption: {d.assumption}")
+    return " ".join(parts)
+
+
+def one_line_summary(history: History, scores: RuleInputs | np.ndarray | None = None, target: float = 0.95,
                      confidence: float = 0.95) -> str:
-    """One line for after each `triage screen` / `triage label` round.
+    """One line for after each `triage screen` / `triage label` round: the default rule only.
 
-    scores: pool probabilities (shape (n_pool,)) or None. Evaluates only the default rule (and
-    QuantCI when scores are given), so it is cheap enough to call every round."""
+    scores: RuleInputs (or pool probabilities of shape (n_pool,)) or None."""
     if history.n_records == 0:
         return NO_RECORDS
     d = make_rule("default", target, confidence)(history, scores)
-    results = {"default": d, "statistical": make_rule("statistical", target, confidence)(history, scores)}
-    if scores is not None:
-        results["quantci"] = make_rule("quantci", target, confidence)(history, scores)
     n_prior, _, seq = split_prior(history)
     head = f"{history.n_relevant} relevant in {len(seq)} screened of {history.n_records}"
     if d.stop:
-        return f"{head}. Stopping rule: you may stop ({pct(target)} recall reached with {pct(confidence)} confidence)."
-    more = d.extra.get("more_irrelevant_needed")
-    more_txt = f"; about {more} more irrelevant in a row would allow stopping" if more else ""
-    return f"{head}. {recall_sentence(results, confidence)} Keep screening{more_txt}."
+        return f"{head}. You may stop screening. {recall_sentence(d, confidence)}"
+    n = screen_more(d)
+    more_txt = f" Screen about {n} more records." if n else ""
+    return f"{head}. {recall_sentence(d, confidence)} Keep screening.{more_txt}"
 
 
 # -- rendering --------------------------------------------------------------------------------
 def _rows(report: StoppingReport) -> list[dict]:
+    """Table rows of every rule but the default (which leads the report); none for a project
+    without records (every rule would 'stop' on its empty pool)."""
+    if report.n_records == 0:
+        return []
     rows = []
-    for name in RULE_ORDER:
-        r = report.results.get(name)
-        if r is None:
+    names = [n for n in RULE_ORDER if n in report.results] + [n for n in report.results if n not in RULE_ORDER]
+    for name in names:
+        r = report.results[name]
+        if name == "default":
             continue
         if r.recall_lower is not None and r.recall_upper is not None:
             est = f"{pct(r.recall_lower)}–{pct(r.recall_upper)}"
@@ -121,7 +158,9 @@ def _rows(report: StoppingReport) -> list[dict]:
             est = pct(r.recall_estimate)
         else:
             est = "—"
-        rows.append({"rule": name, "decision": "stop" if r.stop else "continue",
+        n = screen_more(r)
+        decision = "stop" if r.stop else (f"continue (about {n} more)" if n else "continue")
+        rows.append({"rule": name, "decision": decision,
                      "guarantee": "yes" if r.guarantee else "no", "recall": est,
                      "confidence": pct(r.confidence) if r.confidence is not None and r.guarantee else "—",
                      "assumption": r.assumption, "summary": r.summary})
@@ -132,31 +171,43 @@ NO_RECORDS = "No records yet: import your search exports first (triage import)."
 
 
 def _headline(report: StoppingReport) -> str:
-    if report.n_records == 0:  # every rule "stops" on an empty pool; say what is really the matter
-        return NO_RECORDS
-    d = report.results["default"]
-    verdict = "You may stop screening." if d.stop else "Keep screening."
-    return f"{verdict} {recall_sentence(report.results, report.confidence)}"
+    return default_sentence(report)
+
+
+def _provenance(report: StoppingReport) -> str:
+    bits = [f"Date: {report.date or 'n/a'}", f"project: {report.project or 'n/a'}",
+            f"preset: {report.preset or 'n/a'}", f"triage {report.version}"]
+    return "; ".join(bits) + "."
+
+
+def _counts(report: StoppingReport) -> str:
+    maybe = f" (including {report.n_maybe} maybe)" if report.n_maybe else ""
+    return (f"{report.n_relevant} relevant records found{maybe}; {report.n_screened} screened "
+            f"({report.n_labelled - report.n_screened} prior labels) of {report.n_records} records; "
+            f"target recall {pct(report.target)}, confidence {pct(report.confidence)}.")
 
 
 def render_markdown(report: StoppingReport) -> str:
     """Markdown for the terminal (user text is shown as given)."""
-    lines = ["# Stopping report", ""]
+    lines = ["# Stopping report", "", _provenance(report), ""]
     if report.question:
         lines += [f"Review question: {report.question}", ""]
-    lines += [f"**{_headline(report)}**", "",
-              f"{report.n_relevant} relevant records found; {report.n_screened} screened "
-              f"({report.n_labelled - report.n_screened} prior labels) of {report.n_records} records; "
-              f"target recall {pct(report.target)}, confidence {pct(report.confidence)}.",
-              f"Default rule: {DEFAULT_DESCRIPTION}.", "",
-              "| rule | decision | guarantee | recall | confidence | assumption |", "|---|---|---|---|---|---|"]
-    for r in _rows(report):
-        lines.append(f"| {r['rule']} | {r['decision']} | {r['guarantee']} | {r['recall']} | {r['confidence']} | "
-                     f"{r['assumption'].replace('|', '/')} |")
-    lines += ["", "## What each rule says", ""]
-    lines += [f"- **{r['rule']}**: {r['summary']}" for r in _rows(report)]
+    lines += [f"**{_headline(report)}**", "", _counts(report), f"Default rule: {DEFAULT_DESCRIPTION}.",
+              MAYBE_NOTE, ""]
+    rows = _rows(report)
+    if rows:
+        lines += ["## Other rules", "",
+                  "| rule | decision | guarantee | recall | confidence | assumption |", "|---|---|---|---|---|---|"]
+        for r in rows:
+            lines.append(f"| {r['rule']} | {r['decision']} | {r['guarantee']} | {r['recall']} | {r['confidence']} | "
+                         f"{r['assumption'].replace('|', '/')} |")
+        lines += ["", "## What each rule says", ""]
+        d = report.results.get("default")
+        if d is not None:
+            lines.append(f"- **default**: {d.summary}")
+        lines += [f"- **{r['rule']}**: {r['summary']}" for r in rows]
     safe = report.results.get("safe")
-    if safe is not None:
+    if safe is not None and rows:
         lines += ["", "## SAFE checklist", ""]
         for it in safe.extra["checklist"]:
             mark = {True: "[x]", False: "[ ]", None: "[?]"}[it["met"]]
@@ -169,7 +220,9 @@ def render_json(report: StoppingReport) -> str:
     return json.dumps({
         "target": report.target, "confidence": report.confidence, "n_records": report.n_records,
         "n_labelled": report.n_labelled, "n_screened": report.n_screened, "n_relevant": report.n_relevant,
-        "headline": _headline(report), "default_rule": DEFAULT_DESCRIPTION,
+        "headline": _headline(report), "default_rule": DEFAULT_DESCRIPTION, "maybe_note": MAYBE_NOTE,
+        "date": report.date, "project": report.project, "preset": report.preset, "version": report.version,
+        "n_maybe": report.n_maybe,
         "rules": {name: r.to_dict() for name, r in report.results.items()},
         "gain_curve": report.gain.tolist(),
     }, indent=2, default=_json_default)
@@ -179,6 +232,14 @@ def _json_default(o):
     if isinstance(o, np.generic):
         return o.item()
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def gain_axis_top(report: StoppingReport) -> float:
+    """Upper y-limit of the gain curve: room for the curve and the target line, not for a wide
+    upper bound (which would squash the curve to the bottom of the chart)."""
+    top = max(float(report.gain.max()) if len(report.gain) else 0.0,
+              report.n_relevant / report.target if report.n_relevant else 0.0)
+    return max(1.0, 1.15 * top)
 
 
 def gain_curve_png(report: StoppingReport) -> bytes:
@@ -197,14 +258,20 @@ def gain_curve_png(report: StoppingReport) -> bytes:
         kx = n_prior + int(knee.extra["knee"])
         if 0 < kx <= len(report.gain):
             ax.plot([kx], [report.gain[kx - 1]], "o", color="#c0392b", label=f"knee (rho {knee.extra['rho']:.1f})")
-    stat = report.results.get("statistical") or report.results.get("default")
-    if stat is not None and stat.recall_lower:
-        ax.axhline(report.n_relevant / stat.recall_lower, ls="--", color="#7f8c8d",
-                   label=f"relevant in total, {pct(report.confidence)} upper bound")
+    top = gain_axis_top(report)
+    d = report.results.get("default")
+    if d is not None and d.recall_lower and report.n_relevant:
+        bound = report.n_relevant / d.recall_lower
+        label = f"relevant in total, default rule's {pct(report.confidence)} upper bound ({bound:.0f})"
+        if bound <= top:
+            ax.axhline(bound, ls="--", color="#7f8c8d", label=label)
+        else:  # drawn at the top edge: stretching the axis would flatten the real curve
+            ax.plot([], [], ls="--", color="#7f8c8d", label=label + ", above the chart")
     if report.n_relevant:
         ax.axhline(report.n_relevant / report.target, ls=":", color="#27ae60",
                    label=f"total at which recall = {pct(report.target)}")
-    ax.set_xlim(0, report.n_records)
+    ax.set_xlim(0, max(report.n_records, 1))
+    ax.set_ylim(0, top)
     ax.set_xlabel("records labelled")
     ax.set_ylabel("relevant records found")
     ax.legend(loc="lower right", fontsize=8)
@@ -239,13 +306,13 @@ def render_html(report: StoppingReport) -> str:
 table{{border-collapse:collapse;font-size:90%}}td,th{{border:1px solid #ccc;padding:4px 6px;vertical-align:top}}
 .head{{font-size:120%;font-weight:bold}}.abs{{color:#555;font-size:90%}}</style></head><body>
 <h1>Stopping report</h1>
+<p>{e(_provenance(report))}</p>
 {question}
 <p class=head>{e(_headline(report))}</p>
-<p>{report.n_relevant} relevant records found; {report.n_screened} screened ({report.n_labelled - report.n_screened}
-prior labels) of {report.n_records} records; target recall {e(pct(report.target))}, confidence
-{e(pct(report.confidence))}. Default rule: {e(DEFAULT_DESCRIPTION)}.</p>
+<p>{e(_counts(report))} Default rule: {e(DEFAULT_DESCRIPTION)}.</p>
+<p>{e(MAYBE_NOTE)}</p>
 <img alt="gain curve" src="data:image/png;base64,{png}">
-<h2>Stopping rules</h2>
+<h2>Other rules</h2>
 <table><tr><th>rule</th><th>decision</th><th>guarantee</th><th>recall</th><th>confidence</th><th>assumption</th>
 <th>summary</th></tr>
 {rows}

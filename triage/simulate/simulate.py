@@ -15,7 +15,6 @@ import numpy as np
 
 from triage.engine import Corpus, Engine, run_loop
 from triage.errors import SimulationError
-from triage.learn.classifiers import is_probabilistic
 from triage.learn.presets import Preset
 from triage.simulate.metrics import Metrics, metrics_from_history
 from triage.simulate.oracle import GoldOracle, check_stop
@@ -35,12 +34,14 @@ class SimulationResult:
     pool_scores:   final model's relevance scores of `pool_rows` (a round run on the final
                    history; None when the pool is empty).
     pool_probabilities: calibrated P(relevant) of `pool_rows` when the classifier gives them.
-    snapshots:     [(k, scores)]: scores (float64, n_records, NaN for labelled rows) of the model
-                   trained on the first k history entries, every `snapshot_every` screened
-                   records (empty unless asked for); P(relevant) when `probabilistic`, else margins.
-    probabilistic: whether the classifier's scores are probabilities.
-    screen_scores: per history entry, the score the record had in the round that proposed it
-                   (NaN for priors): out-of-sample scores, e.g. for calibration.
+    snapshots:     [(k, scores)]: the round's relevance scores (float64, n_records, NaN for
+                   labelled rows) of the model trained on the first k history entries, every
+                   `snapshot_every` screened records (classifier rounds only, probabilities or
+                   SVM margins alike; empty unless asked for).
+    probabilistic: whether the classifier's scores are P(relevant) (False for margins).
+    screen_scores: float64 per history entry: the score the record had in the round that
+                   proposed it (out of sample for that record); NaN for priors and for records
+                   proposed before a classifier could be trained (cold / random rounds).
     """
 
     history: History
@@ -90,7 +91,8 @@ def simulate_engine(engine: Engine, gold, seed: int, prior_included: int = 1, pr
     """Simulate a review on `engine` (its corpus rows = `gold`'s rows) with the gold oracle as
     the reviewer. See `simulate` for the arguments; `on_round(r, RoundResult, History)` is called
     after every round (progress display); `snapshot_every` > 0 keeps the round's scores every
-    that many screened records (for replaying score-based stopping rules)."""
+    that many screened records (for replaying score-based stopping rules); the score each
+    screened record had when it was proposed is always kept (`SimulationResult.screen_scores`)."""
     t0 = time.perf_counter()
     gold = _check_gold(gold)
     n = len(engine.corpus)
@@ -113,24 +115,39 @@ def simulate_engine(engine: Engine, gold, seed: int, prior_included: int = 1, pr
     oracle = GoldOracle(gold, stop, int(gold.sum() - gold[priors].sum()))
     round_seconds: list[float] = []
     snapshots: list = []
-    screen_scores: dict[int, float] = {}  # row -> its score in the round that proposed it
     n_prior = len(priors)
-    probabilistic = is_probabilistic(engine.preset.classifier)
+    screen_by_row = np.full(n, np.nan)      # score of each row in the round that proposed it
+    last = {"scores": None, "done": len(priors), "probabilistic": False}
+
+    def _record_proposed(h: History) -> None:
+        # entries appended since the previous round were proposed by that round's ranking
+        new = h.record_ids[last["done"]:]
+        if last["scores"] is not None and len(new):
+            screen_by_row[new] = last["scores"][new]
+        last["done"] = len(h)
 
     def _on_round(r, result, h):
         round_seconds.append(result.seconds)
-        for row in result.ranking[:batch or engine.preset.batch_for(len(h))]:
-            screen_scores[int(row)] = float(result.scores[row])
-        if snapshot_every > 0 and result.model == "classifier":
+        _record_proposed(h)
+        classifier = result.model == "classifier"
+        last["scores"] = result.scores if classifier else None
+        if classifier:
+            last["probabilistic"] = result.probabilities is not None
+        if snapshot_every > 0 and classifier:
             screened = len(h) - n_prior
             if not snapshots or screened - (snapshots[-1][0] - n_prior) >= snapshot_every:
-                snapshots.append((len(h), result.scores.copy()))
+                sc = result.scores.astype(np.float64, copy=True)
+                sc[h.record_ids] = np.nan
+                snapshots.append((len(h), sc))
         if on_round is not None:
             on_round(r, result, h)
 
     history = run_loop(engine, history, seed, oracle, lambda h: oracle.done(), batch_size=batch,
                        on_round=_on_round)
     t_loop = time.perf_counter() - t0
+    _record_proposed(history)
+    screen_scores = screen_by_row[history.record_ids]
+    screen_scores[:n_prior] = np.nan
 
     pool_rows = np.setdiff1d(np.arange(n), history.record_ids)
     pool_scores = pool_prob = None
@@ -146,8 +163,8 @@ def simulate_engine(engine: Engine, gold, seed: int, prior_included: int = 1, pr
         seconds={"features": 0.0, "loop": t_loop, "total": time.perf_counter() - t0},
         round_seconds=np.asarray(round_seconds, dtype=np.float64), pool_rows=pool_rows,
         pool_scores=pool_scores, pool_probabilities=pool_prob, preset=engine.preset.name, seed=int(seed),
-        batch_size=batch, stop=stop, snapshots=snapshots, probabilistic=probabilistic,
-        screen_scores=np.array([screen_scores.get(int(r), np.nan) for r in history.record_ids]),
+        batch_size=batch, stop=stop, snapshots=snapshots, probabilistic=bool(last["probabilistic"]),
+        screen_scores=screen_scores,
     )
 
 
@@ -203,8 +220,13 @@ def simulate(corpus: Corpus | list[str], gold, preset: Preset, seed: int, prior_
     return replace(res, seconds=seconds)
 
 
-def _floats(a) -> list:
-    return [None if np.isnan(x) else float(x) for x in np.asarray(a, dtype=np.float64)]
+def _floats(a, digits: int | None = None) -> list:
+    """JSON-ready floats (NaN -> None); `digits` significant digits keep large snapshots small."""
+    a = np.asarray(a, dtype=np.float64)
+    if digits is None:
+        return [None if np.isnan(x) else float(x) for x in a]
+    fmt = f"{{:.{digits}g}}"
+    return [None if np.isnan(x) else float(fmt.format(x)) for x in a]
 
 
 def history_record(res: SimulationResult, dataset: str, n_relevant: int | None = None,
@@ -212,11 +234,15 @@ def history_record(res: SimulationResult, dataset: str, n_relevant: int | None =
     """One line of `histories.jsonl` (benchmarks/stopping_eval.py's format): dataset, preset,
     seed, n_records, n_relevant (whole dataset, priors included, when given), order (row
     indices, priors first), labels (gold 0/1), origins (0 prior, 1 ranked, 2 random), rounds
-    (the round that proposed each entry, -1 for priors). with_scores adds "probabilistic" (are
-    scores P(relevant) or margins), "screen_scores" (per entry, its score in the round that
-    proposed it; null for priors), "score_snapshots" = [{"k", "scores" (n_records floats, null
-    for labelled rows)}] when the run kept them, and "final_pool_scores" /
-    "final_pool_probabilities" of the sorted pool rows after the last label."""
+    (the round that proposed each entry, -1 for priors); with_scores adds
+      "probabilistic":   whether the scores are P(relevant) (False: SVM margins),
+      "screen_scores":   per history entry, the score the record had in the round that proposed
+                         it (null for priors and records proposed before a classifier existed),
+      "score_snapshots": [{"k": history length at that round, "scores": one float per record row,
+                         null for labelled rows}] every `snapshot_every` screened records when the
+                         run kept them (6 significant digits),
+    and "final_pool_scores" / "final_pool_probabilities" of the sorted pool rows after the last
+    label."""
     h = res.history
     rec = {"dataset": dataset, "preset": res.preset, "seed": res.seed, "n_records": h.n_records,
            "order": h.record_ids.tolist(), "labels": h.labels.astype(int).tolist(),
@@ -228,7 +254,7 @@ def history_record(res: SimulationResult, dataset: str, n_relevant: int | None =
         if res.screen_scores is not None:
             rec["screen_scores"] = _floats(res.screen_scores)
         if res.snapshots:
-            rec["score_snapshots"] = [{"k": int(k), "scores": _floats(p)} for k, p in res.snapshots]
+            rec["score_snapshots"] = [{"k": int(k), "scores": _floats(p, 6)} for k, p in res.snapshots]
         if res.pool_scores is not None:
             rec["final_pool_scores"] = _floats(res.pool_scores)
         if res.pool_probabilities is not None:

@@ -1,7 +1,8 @@
 """The stopping-rule interface: a frozen `RuleResult` and a registry of rule names.
 
-A stopping rule is a pure function of a `History` (plus, for some rules, the current pool's
-calibrated probabilities or a random certification sample). It never counts calls on itself
+A stopping rule is a pure function of a `History` plus, for the rules that read the model, a
+`RuleInputs` (the current round's pool scores and the score each screened record had when it
+was proposed), and for the certification rule a random sample. It never counts calls on itself
 and never mutates its input, so a report can replay any rule at any prefix `history.at(k)`
 (cf. tarexp `tarexp/component/stopping.py`, small-text `stopping_criteria/`).
 
@@ -62,10 +63,42 @@ class RuleResult:
         }
 
 
-#: A rule bound to its parameters: (history, pool probabilities or None) -> RuleResult.
-#: Pool probabilities, when given, are aligned with the pool (records not in the history),
-#: shape (history.n_pool,), calibrated P(relevant) in [0, 1].
-Rule = Callable[[History, "np.ndarray | None"], RuleResult]
+@dataclass(frozen=True)
+class RuleInputs:
+    """What a rule may read besides the History: the model's view of the records.
+
+    pool_scores:   float64, shape (history.n_pool,): the current round's relevance score of each
+                   pool record, in ascending record-id order (the order of the records not in the
+                   history); None when no classifier has ranked the pool yet.
+    probabilistic: True when the scores are P(relevant) in [0, 1]; False for margins (the SVM)
+                   - rules needing probabilities then calibrate with `triage.learn.calibration`.
+    screen_scores: float64, shape (len(history),): per history entry, the score the record had
+                   in the round that proposed it (out of sample for that record); NaN for priors
+                   and records proposed before a classifier existed. None when unknown.
+    """
+
+    pool_scores: np.ndarray | None = None
+    probabilistic: bool = False
+    screen_scores: np.ndarray | None = None
+
+    @classmethod
+    def coerce(cls, value: "RuleInputs | np.ndarray | None") -> "RuleInputs":
+        """A RuleInputs from itself, from None (nothing), or from a bare array of pool
+        probabilities (the form older callers pass)."""
+        if value is None:
+            return cls()
+        if isinstance(value, RuleInputs):
+            return value
+        return cls(np.asarray(value, dtype=float), True, None)
+
+    def at(self, k: int) -> "RuleInputs":
+        """The same inputs with screen_scores cut to the first k history entries."""
+        ss = None if self.screen_scores is None else self.screen_scores[:k]
+        return RuleInputs(self.pool_scores, self.probabilistic, ss)
+
+
+#: A rule bound to its parameters: (history, RuleInputs or None) -> RuleResult.
+Rule = Callable[[History, "RuleInputs | None"], RuleResult]
 
 #: name -> factory(target, confidence) -> Rule. Filled by `triage.stopping.rules`.
 REGISTRY: dict[str, Callable[[float, float], Rule]] = {}

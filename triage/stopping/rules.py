@@ -1,7 +1,7 @@
 """Bound rules, combinations, `evaluate_all` and fast replay (`first_stop`).
 
-A `Rule` is a rule with its parameters fixed: call it on (history, pool probabilities or None)
-to get a RuleResult. Rules with a vectorised `replay` (the statistical rule, the run of
+A `Rule` is a rule with its parameters fixed: call it on (history, RuleInputs or None) to get a
+RuleResult (`RuleInputs` in base.py: the pool's scores and the screened records' scores). Rules with a vectorised `replay` (the statistical rule, the run of
 irrelevant records, combinations of such rules) replay a 9,000-record history in about a
 second; the others are evaluated prefix by prefix.
 """
@@ -14,31 +14,35 @@ from typing import Callable, Sequence
 import numpy as np
 
 from triage.stopping import heuristics
-from triage.stopping.base import REGISTRY, RuleResult, check_target, pct, register, split_prior
+from triage.stopping.base import REGISTRY, RuleInputs, RuleResult, check_target, pct, register, split_prior
+from triage.stopping.counting import counting_process
 from triage.stopping.quantci import quantci
 from triage.stopping.sample import CertificationSample, random_sample
 from triage.stopping.statistical import statistical, statistical_replay
 from triage.history import History
 
-#: k -> calibrated probabilities of the pool of `history.at(k)` (shape (n_pool,)) or None.
-ScoresAt = Callable[[int], "np.ndarray | None"]
+#: k -> the RuleInputs of `history.at(k)` (pool scores of that prefix's pool, screen scores of its
+#: first k entries), or None when no scores are known there. A bare array is read as probabilities.
+ScoresAt = Callable[[int], "RuleInputs | np.ndarray | None"]
 
 
 @dataclass(frozen=True)
 class Rule:
     """A stopping rule with fixed parameters.
 
-    evaluate: (history, pool_probs or None) -> RuleResult.
+    evaluate: (history, RuleInputs) -> RuleResult.
     replay:   optional fast path (history, scores_at or None) -> bool array of shape
               (len(history) + 1,), entry k = whether the rule stops on `history.at(k)`.
+    uses_scores: whether the rule reads RuleInputs (replays then need scores_at).
     """
 
     name: str
-    evaluate: Callable[[History, "np.ndarray | None"], RuleResult]
+    evaluate: Callable[[History, RuleInputs], RuleResult]
     replay: Callable[[History, "ScoresAt | None"], np.ndarray] | None = None
+    uses_scores: bool = False
 
-    def __call__(self, history: History, pool_probs: np.ndarray | None = None) -> RuleResult:
-        return self.evaluate(history, pool_probs)
+    def __call__(self, history: History, inputs: "RuleInputs | np.ndarray | None" = None) -> RuleResult:
+        return self.evaluate(history, RuleInputs.coerce(inputs))
 
 
 def _rename(r: RuleResult, name: str) -> RuleResult:
@@ -81,14 +85,14 @@ def _combine(mode: str, rules: Sequence[Rule], name: str | None) -> Rule:
         raise ValueError("a combination needs at least one rule")
     name = name or f"{mode}_of(" + ",".join(r.name for r in rules) + ")"
 
-    def evaluate(h: History, probs: np.ndarray | None) -> RuleResult:
-        return combine_results(name, mode, [r(h, probs) for r in rules])
+    def evaluate(h: History, inputs: RuleInputs) -> RuleResult:
+        return combine_results(name, mode, [r(h, inputs) for r in rules])
 
     def replay(h: History, scores_at: ScoresAt | None) -> np.ndarray:
         vs = [replay_rule(h, r, scores_at) for r in rules]
         return np.logical_or.reduce(vs) if mode == "any" else np.logical_and.reduce(vs)
 
-    return Rule(name, evaluate, replay)
+    return Rule(name, evaluate, replay, any(r.uses_scores for r in rules))
 
 
 def any_of(*rules: Rule, name: str | None = None) -> Rule:
@@ -142,7 +146,26 @@ REGISTRY["knee"] = lambda target=0.95, confidence=0.95: Rule("knee", lambda h, p
 REGISTRY["budget"] = lambda target=0.95, confidence=0.95: Rule("budget", lambda h, p: heuristics.budget(h))
 REGISTRY["safe"] = lambda target=0.95, confidence=0.95: Rule("safe", lambda h, p: heuristics.safe(h))
 REGISTRY["quantci"] = lambda target=0.95, confidence=0.95: Rule(
-    "quantci", lambda h, p: quantci(h, p, target, confidence))
+    "quantci", lambda h, p: quantci(h, p, target, confidence), uses_scores=True)
+
+
+def counting_process_rule(target: float = 0.95, confidence: float = 0.95, model: str = "exponential",
+                          dispersion: float = 1.0, n_windows: int = 10, min_relevant: int = 10,
+                          use_classifier: bool = False, name: str | None = None) -> Rule:
+    """A counting-process rule (`triage.stopping.counting`) with fixed parameters."""
+    check_target(target, confidence)
+    name = name or ("counting_process_clf" if use_classifier else "counting_process")
+
+    def evaluate(h: History, inputs: RuleInputs) -> RuleResult:
+        return _rename(counting_process(h, inputs, target, confidence, model, dispersion, n_windows,
+                                        min_relevant, use_classifier), name)
+
+    return Rule(name, evaluate, uses_scores=use_classifier)
+
+
+REGISTRY["counting_process"] = lambda target=0.95, confidence=0.95: counting_process_rule(target, confidence)
+REGISTRY["counting_process_clf"] = lambda target=0.95, confidence=0.95: counting_process_rule(
+    target, confidence, use_classifier=True)
 
 
 def random_sample_rule(sample: CertificationSample, target: float = 0.95, confidence: float = 0.95) -> Rule:
@@ -150,12 +173,13 @@ def random_sample_rule(sample: CertificationSample, target: float = 0.95, confid
     return Rule("random_sample", lambda h, p: random_sample(h, sample, target, confidence))
 
 
-#: Slope ratio at the knee (Cormack & Grossman 2016) from which the default rule trusts mid-p values.
+#: Slope ratio at the knee (Cormack & Grossman 2016) from which `statistical_knee` trusts mid-p values.
 #: Chosen on simulations with seeds 4-8 among 6, 10, 20 and checked on other seeds
 #: (benchmarks/results/stopping.md).
 DEFAULT_KNEE_RHO = 20.0
-DEFAULT_DESCRIPTION = ("statistical (Callaghan & Müller-Hansen 2020), or its mid-p variant once the gain curve has "
-                       f"a knee with slope ratio >= {DEFAULT_KNEE_RHO:g} (the ranking demonstrably works)")
+STATISTICAL_KNEE_DESCRIPTION = (
+    "statistical (Callaghan & Müller-Hansen 2020), or its mid-p variant once the gain curve has "
+    f"a knee with slope ratio >= {DEFAULT_KNEE_RHO:g} (the ranking demonstrably works)")
 
 
 def _knee_rho(history: History) -> float:
@@ -163,10 +187,11 @@ def _knee_rho(history: History) -> float:
     return heuristics.knee_point(np.cumsum(seq))[1]
 
 
-def default_rule(target: float = 0.95, confidence: float = 0.95) -> Rule:
-    """The recommended rule: stop when the exact statistical rule stops, or earlier when the
-    mid-p version of the same test stops *and* the gain curve shows that the ranking works
-    (slope ratio at the knee >= DEFAULT_KNEE_RHO, Cormack & Grossman 2016).
+def statistical_knee_rule(target: float = 0.95, confidence: float = 0.95) -> Rule:
+    """The conservative reference (triage's default until issue #12): stop when the exact
+    statistical rule stops, or earlier when the mid-p version of the same test stops *and* the
+    gain curve shows that the ranking works (slope ratio at the knee >= DEFAULT_KNEE_RHO,
+    Cormack & Grossman 2016).
 
     Why: the exact test's p-values are conservative for a ranked tail, the mid-p values
     (Lancaster 1961) less so; the mid-p test alone missed the target too often on datasets whose
@@ -174,8 +199,9 @@ def default_rule(target: float = 0.95, confidence: float = 0.95) -> Rule:
     excludes. guarantee=True only when the exact test stops; recall_lower is the exact bound.
     """
     check_target(target, confidence)
+    name = "statistical_knee"
 
-    def evaluate(h: History, probs: np.ndarray | None) -> RuleResult:
+    def evaluate(h: History, inputs: RuleInputs) -> RuleResult:
         exact = statistical(h, target, confidence)
         mid = statistical(h, target, confidence, mid_p=True)
         rho = _knee_rho(h)
@@ -195,7 +221,7 @@ def default_rule(target: float = 0.95, confidence: float = 0.95) -> Rule:
         else:
             summary = exact.summary + (f" The knee's slope ratio is {rho:.1f}; from {DEFAULT_KNEE_RHO:g} the "
                                        "mid-p test applies.")
-        return RuleResult("default", bool(stop), bool(exact.stop), None, exact.recall_lower, None, confidence, None,
+        return RuleResult(name, bool(stop), bool(exact.stop), None, exact.recall_lower, None, confidence, None,
                           extra, exact.assumption, summary)
 
     def replay(h: History, scores_at: ScoresAt | None) -> np.ndarray:
@@ -206,7 +232,94 @@ def default_rule(target: float = 0.95, confidence: float = 0.95) -> Rule:
             out[k] = _knee_rho(h.at(int(k))) >= DEFAULT_KNEE_RHO
         return out
 
-    return Rule("default", evaluate, replay)
+    return Rule(name, evaluate, replay)
+
+
+REGISTRY["statistical_knee"] = statistical_knee_rule
+
+
+def gated_rule(estimate: Rule, gate: float, target: float = 0.95, confidence: float = 0.95,
+               name: str = "gated") -> Rule:
+    """An estimate gated by the exact test: stop when the exact statistical rule stops at
+    `target` (guarantee), or when `estimate` says stop AND the exact test already rejects recall
+    below `gate` (its recall lower bound is at least `gate` with `confidence`).
+
+    The gate keeps a fitted curve from stopping on the few relevant records of an early,
+    misleading stretch; the estimate stops far earlier than the exact test once the ranking's
+    tail is thin. Reported fields (estimate, interval, remaining, 'screen about N more') are
+    the estimate's; guarantee=True only when the exact test stops. extra holds both components.
+    """
+    check_target(target, confidence)
+    check_target(gate)
+
+    def evaluate(h: History, inputs: RuleInputs) -> RuleResult:
+        exact = statistical(h, target, confidence)
+        gate_r = statistical(h, gate, confidence)
+        est = estimate(h, inputs)
+        gated = est.stop and gate_r.stop
+        stop = exact.stop or gated
+        more = est.extra.get("screen_more")
+        if more is None:  # no fitted curve yet: the exact test's run of irrelevant records
+            more = exact.extra.get("more_irrelevant_needed")
+        extra = {"estimate": est.to_dict(), "exact": exact.to_dict(), "gate": gate, "gate_passed": gate_r.stop,
+                 "stopped_by": "exact test" if exact.stop else ("estimate with gate" if gated else None),
+                 "screen_more": 0 if stop else more, "exact_lower": exact.recall_lower}
+        lower = est.recall_lower if est.recall_lower is not None else exact.recall_lower
+        if h.n_pool == 0:
+            summary = exact.summary
+        elif exact.stop:
+            summary = (f"Stop: {exact.summary[6:]}" if exact.summary.startswith("Stop: ") else exact.summary)
+        elif gated:
+            summary = (f"Stop: {est.summary[6:]} The exact test confirms recall of at least "
+                       f"{pct(exact.recall_lower)} with {pct(confidence)} confidence.")
+        elif est.stop:
+            summary = (f"Continue: the {estimate.name} estimate would stop, but the exact test cannot yet confirm "
+                       f"recall of {pct(gate)} (it shows at least {pct(exact.recall_lower)}).")
+        else:
+            summary = est.summary
+        assumption = (f"{est.assumption} The exact test's assumption: {exact.assumption[0].lower()}"
+                      f"{exact.assumption[1:]}")
+        return RuleResult(name, bool(stop), bool(exact.stop), est.recall_estimate, lower, est.recall_upper,
+                          confidence, est.est_relevant_remaining, extra, assumption, summary)
+
+    def replay(h: History, scores_at: ScoresAt | None) -> np.ndarray:
+        # The estimate is evaluated prefix by prefix only where the gate passes and only up to
+        # the first stop; every later entry is set True (the reviewer has stopped there), so the
+        # result is exact for `first_stop` and for `any_of`, approximate inside `all_of`.
+        exact = statistical_replay(h, target, confidence)
+        passed = statistical_replay(h, gate, confidence)
+        out = exact.copy()
+        first_exact = int(np.argmax(exact)) if exact.any() else len(out)
+        for k in np.flatnonzero(passed & ~exact):
+            k = int(k)
+            if k > first_exact:
+                break
+            if estimate(h.at(k), scores_at(k) if scores_at is not None else None).stop:
+                out[k:] = True
+                break
+        return out
+
+    return Rule(name, evaluate, replay, estimate.uses_scores)
+
+
+#: The default rule's parameters, chosen by leave-one-review-out selection on the tfidf_svm
+#: simulation histories (benchmarks/stopping_eval.py; BENCHMARKS.md section 4).
+DEFAULT_MODEL = "exponential"
+DEFAULT_DISPERSION = 1.0
+DEFAULT_MIN_RELEVANT = 10
+DEFAULT_GATE = 0.8
+DEFAULT_DESCRIPTION = (
+    f"counting process ({DEFAULT_MODEL} rate, Sneyd & Stevenson 2021) gated by the exact statistical test "
+    f"(stop when the curve's bound on the relevant records left gives the target recall and the test of "
+    f"Callaghan & Müller-Hansen 2020 confirms recall >= {100 * DEFAULT_GATE:.0f} %, or when that test alone "
+    "confirms the target)")
+
+
+def default_rule(target: float = 0.95, confidence: float = 0.95) -> Rule:
+    """The recommended rule: `gated_rule` of a counting process with DEFAULT_* parameters."""
+    cp = counting_process_rule(target, confidence, DEFAULT_MODEL, DEFAULT_DISPERSION,
+                               min_relevant=DEFAULT_MIN_RELEVANT)
+    return gated_rule(cp, DEFAULT_GATE, target, confidence, name="default")
 
 
 REGISTRY["default"] = default_rule
@@ -220,20 +333,29 @@ def make_rule(name: str, target: float = 0.95, confidence: float = 0.95) -> Rule
 
 
 # -- evaluation -------------------------------------------------------------------------------
-def evaluate_all(history: History, pool_scores: np.ndarray | None = None, target: float = 0.95,
-                 confidence: float = 0.95, sample: CertificationSample | None = None) -> dict[str, RuleResult]:
-    """Every rule on one history: {name: RuleResult} with keys statistical, consecutive_irrelevant,
-    knee, budget, safe, quantci, random_sample (only when `sample` is given) and default.
+#: Order in which `evaluate_all` lists the rules (registered rules not named here follow).
+RULE_ORDER = ("default", "statistical_knee", "statistical", "statistical_midp", "counting_process",
+              "counting_process_clf", "quantci", "random_sample", "knee", "budget", "safe", "consecutive_irrelevant")
 
-    pool_scores: calibrated P(relevant) of the pool records, shape (history.n_pool,), or None
-    (quantci then reports that it cannot evaluate).
+
+def evaluate_all(history: History, inputs: "RuleInputs | np.ndarray | None" = None, target: float = 0.95,
+                 confidence: float = 0.95, sample: CertificationSample | None = None) -> dict[str, RuleResult]:
+    """Every registered rule on one history: {name: RuleResult}, default first (RULE_ORDER);
+    random_sample only when `sample` is given.
+
+    inputs: RuleInputs (pool scores, probabilistic flag, screened records' scores), a bare array
+    of pool probabilities, or None (rules needing scores then say why they cannot estimate).
     """
     check_target(target, confidence)
-    out = {name: REGISTRY[name](target, confidence)(history, pool_scores)
-           for name in ("statistical", "consecutive_irrelevant", "knee", "budget", "safe", "quantci")}
-    if sample is not None:
+    inputs = RuleInputs.coerce(inputs)
+    names = [n for n in RULE_ORDER if n in REGISTRY] + sorted(set(REGISTRY) - set(RULE_ORDER))
+    out = {}
+    for name in names:
+        out[name] = REGISTRY[name](target, confidence)(history, inputs)
+        if name == "quantci" and sample is not None:
+            out["random_sample"] = random_sample(history, sample, target, confidence)
+    if sample is not None and "random_sample" not in out:
         out["random_sample"] = random_sample(history, sample, target, confidence)
-    out["default"] = default_rule(target, confidence)(history, pool_scores)
     return out
 
 
@@ -265,7 +387,7 @@ def first_stop(history: History, rule: str | Rule, pool_scores_at: ScoresAt | No
     of history entries, PRIOR labels included) at which it says stop, or None if it never does.
 
     rule: a registered name (bound to target/confidence) or a Rule.
-    pool_scores_at: k -> pool probabilities after k entries (for quantci), or None.
+    pool_scores_at: k -> RuleInputs of `history.at(k)` (for rules reading scores), or None.
     check_every: only prefixes k that are multiples of it (and the full history) are checked,
     as when the rule is consulted once per batch.
     """

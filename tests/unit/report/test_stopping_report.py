@@ -7,7 +7,8 @@ import re
 import numpy as np
 
 from triage.report import build_report, one_line_summary, recall_sentence, render_html, render_json, render_markdown
-from triage.stopping import RuleResult
+from triage.report.stopping import MAYBE_NOTE, default_sentence, gain_axis_top
+from triage.stopping import RuleInputs, RuleResult
 from triage.history import PRIOR, RANKED, History
 
 XSS = "<script>alert(1)</script>"
@@ -38,8 +39,11 @@ def test_html_escapes_user_text_and_embeds_png():
 def test_markdown_and_json_show_every_rule():
     rep = _report()
     md = render_markdown(rep)
-    for name in ("default", "statistical", "knee", "budget", "safe", "quantci", "consecutive_irrelevant"):
+    for name in ("statistical", "knee", "budget", "safe", "quantci", "consecutive_irrelevant", "counting_process",
+                 "counting_process_clf", "statistical_knee"):
         assert f"| {name} |" in md
+    assert "| default |" not in md  # the default leads the report alone, above the table
+    assert md.index("Keep screening") < md.index("| rule |")
     data = json.loads(render_json(rep))
     assert data["rules"]["statistical"]["guarantee"] is True
     assert data["rules"]["knee"]["guarantee"] is False
@@ -47,26 +51,83 @@ def test_markdown_and_json_show_every_rule():
     assert data["headline"].startswith(("You may stop", "Keep screening"))
 
 
-def test_recall_sentence_forms():
-    q = RuleResult("quantci", False, False, 0.95, 0.93, 0.97, 0.95, 2.0)
-    d = RuleResult("default", False, True, None, 0.91, None, 0.95, None)
-    assert recall_sentence({"statistical": d, "quantci": q}, 0.95) == (
-        "You have found an estimated 93–97 % of the relevant records (95 % confidence: at least 91 %).")
-    assert recall_sentence({"default": d}, 0.95) == "With 95 % confidence you have found at least 91 % of the relevant records."
-    none = RuleResult("default", False, True, None, None, None, 0.95, None)
-    assert "No relevant record found yet" in recall_sentence({"default": none}, 0.95)
+def test_recall_sentence_uses_one_rule_only():
+    # the old headline mixed quantci's range with the statistical bound ("estimated 48-100 % ...
+    # (95 % confidence: at least 84 %)"); a sentence now speaks for a single rule
+    d = RuleResult("default", False, True, 0.88, 0.81, 0.96, 0.95, 3.0)
+    assert recall_sentence(d, 0.95) == (
+        "The default rule estimates that you have found 88 % of the relevant records (95 % bounds: 81–96 %).")
+    b = RuleResult("statistical", False, True, None, 0.91, None, 0.95, None)
+    assert recall_sentence(b, 0.95) == ("The statistical rule shows with 95 % confidence that you have found at "
+                                        "least 91 % of the relevant records.")
+    none = RuleResult("default", False, True, None, None, None, 0.95, None, {"r_seen": 0})
+    assert "No relevant record found yet" in recall_sentence(none, 0.95)
+
+
+def test_headline_is_the_default_rule_alone_with_screen_more_and_assumption():
+    rep = _report()
+    d = rep.results["default"]
+    head = default_sentence(rep)
+    assert head.startswith("Keep screening.") and "The default rule" in head
+    assert f"Screen about {d.extra['screen_more']} more records." in head
+    assert f"Assumption: {d.assumption}" in head
+    for other in ("quantci", "statistical rule", "knee"):
+        assert other not in head.split("Assumption:")[0]
 
 
 def test_one_line_summary():
     line = one_line_summary(hist([1, 1, 0, 1] + [0] * 20, 400), None)
     assert "\n" not in line and line.startswith("3 relevant in 23 screened of 400")
-    assert "Keep screening" in line and "more irrelevant in a row" in line
+    assert "Keep screening" in line and "Screen about" in line
     done = one_line_summary(hist([1, 1, 0], 3), None)
-    assert "you may stop" in done
-    assert "estimated" in one_line_summary(hist([1, 1, 0, 1] + [0] * 20, 400), np.full(376, 0.01))
+    assert "You may stop" in done
+
+
+def test_quantci_row_works_with_margins_and_screen_scores():
+    # the SVM gives margins; with the screened records' scores QuantCI calibrates them instead of
+    # always saying it needs probabilities
+    labels = [1] + [1, 0, 1, 1, 0, 1, 0, 0, 1] + [0] * 40
+    h = hist(labels, 200)
+    screen = np.where(np.array(labels) == 1, 1.0, -1.0) + np.linspace(0.2, -0.2, len(labels))
+    screen[0] = np.nan
+    inputs = RuleInputs(np.linspace(-3, -1, 150), False, screen)
+    rep = build_report(h, inputs)
+    q = rep.results["quantci"]
+    assert q.recall_estimate is not None and q.extra["calibration"] == "platt"
+    assert "needs" not in q.summary and "cannot" not in q.summary
+    no = build_report(h, None).results["quantci"]
+    assert "no classifier has scored the pool yet" in no.summary
 
 
 def test_empty_history_renders():
     rep = build_report(History.empty(10))
     assert "No relevant record found yet" in render_markdown(rep)
     assert "<html" in render_html(rep)
+
+
+def test_empty_project_has_no_rule_table():
+    # every rule 'stops' on an empty pool; the table said "stop: yes, >= 100 %"
+    rep = build_report(History.empty(0))
+    md = render_markdown(rep)
+    assert "No records yet" in md and "| rule |" not in md and ">= 100 %" not in md
+    assert "<html" in render_html(rep)
+
+
+def test_report_says_how_maybe_is_counted_and_shows_provenance():
+    rep = build_report(hist([1, 1, 0] + [0] * 20, 100), date="2026-12-02 10:00 UTC", project="demo",
+                       preset="hybrid_svm", n_maybe=1)
+    md = render_markdown(rep)
+    assert MAYBE_NOTE in md and "(including 1 maybe)" in md
+    assert "Date: 2026-12-02 10:00 UTC; project: demo; preset: hybrid_svm; triage " in md
+    data = json.loads(render_json(rep))
+    assert data["project"] == "demo" and data["preset"] == "hybrid_svm" and data["version"]
+    assert MAYBE_NOTE.replace("`", "") in render_html(rep).replace("`", "")
+
+
+def test_gain_axis_fits_the_curve_not_the_upper_bound():
+    # 3 relevant found early: the exact upper bound on the total is far above; the axis must not
+    # stretch to it (the real curve would lie flat at the bottom)
+    rep = build_report(hist([1, 1, 0, 1] + [0] * 20, 4000))
+    bound = rep.n_relevant / rep.results["statistical"].recall_lower
+    top = gain_axis_top(rep)
+    assert top < bound / 5 and top >= rep.n_relevant / rep.target

@@ -106,14 +106,32 @@ def test_history_record_format(preset):
     assert rec["order"][:2] == res.prior_ids.tolist() and rec["origins"][:2] == [0, 0]
     assert rec["labels"] == gold[rec["order"]].tolist()
     assert len(rec["final_pool_scores"]) == 60 - len(rec["order"])
-    assert "score_snapshots" not in rec and rec["probabilistic"] is False  # none asked for; SVM margins
-    assert rec["screen_scores"][:2] == [None, None] and all(s is not None for s in rec["screen_scores"][2:])
     assert rec["rounds"][:2] == [-1, -1]
+    assert "score_snapshots" not in rec  # no snapshots asked for
+    assert rec["probabilistic"] is False  # the SVM gives margins
+    ss = rec["screen_scores"]
+    assert len(ss) == len(rec["order"]) and ss[:2] == [None, None]  # priors have none
+
+
+def test_margin_snapshots_and_screen_scores(preset):
+    # the SVM gives margins: snapshots are kept all the same, and each screened record keeps
+    # the score it had in the round that proposed it (the top of that round's pool)
+    X, gold = _toy()
+    res = simulate_matrix(X, gold, preset, seed=2, snapshot_every=5)
+    assert res.snapshots and not res.probabilistic
+    k, sc = res.snapshots[0]
+    pool = np.setdiff1d(np.arange(60), res.history.record_ids[:k])
+    assert np.isfinite(sc[pool]).all() and np.isnan(np.delete(sc, pool)).all()
+    nxt = res.history.record_ids[k]  # proposed by the round of the first snapshot
+    assert res.screen_scores[k] == sc[nxt] == np.nanmax(sc)
+    rec = history_record(res, "toy")
+    assert rec["score_snapshots"][0]["k"] == k and rec["score_snapshots"][0]["scores"][nxt] is not None
 
 
 def test_probability_snapshots_for_stopping_replay():
     X, gold = _toy()
     res = simulate_matrix(X, gold, load_preset("tfidf_lr"), seed=2, snapshot_every=5)
+    assert res.probabilistic
     ks = [k for k, _ in res.snapshots]
     assert ks and ks == sorted(ks) and all(b - a >= 5 for a, b in zip(ks, ks[1:]))
     k, probs = res.snapshots[0]
@@ -125,15 +143,6 @@ def test_probability_snapshots_for_stopping_replay():
     assert rec["n_relevant"] == 8 and rec["score_snapshots"][0]["k"] == k and rec["probabilistic"] is True
     snap = rec["score_snapshots"][0]["scores"]
     assert len(snap) == 60 and snap[labelled[0]] is None
-
-
-def test_margin_snapshots_too():
-    """Score-based stopping rules need the SVM's margins as well (was: probabilities only)."""
-    X, gold = _toy()
-    res = simulate_matrix(X, gold, load_preset("elas_u4"), seed=2, snapshot_every=5)
-    assert res.snapshots and not res.probabilistic
-    k, scores = res.snapshots[0]
-    assert np.isnan(scores[res.history.record_ids[:k]]).all() and np.isfinite(np.delete(scores, res.history.record_ids[:k])).all()
 
 
 def test_simulate_from_texts_with_fake_embedder(tmp_path):

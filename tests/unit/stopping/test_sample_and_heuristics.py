@@ -167,22 +167,22 @@ def test_first_stop_edge_cases():
     assert knee_rule(h.at(k)).stop and not knee_rule(h.at(k - 1)).stop
 
 
-def test_default_uses_mid_p_only_with_a_knee():
+def test_statistical_knee_uses_mid_p_only_with_a_knee():
     from triage.stopping.rules import DEFAULT_KNEE_RHO
     knee_hist = hist([1] * 20 + [0] * 980, 1000)  # steep knee: rho = 20 / (1 / 980)
     k_exact = first_stop(knee_hist, "statistical")
     k_mid = first_stop(knee_hist, "statistical_midp")
     assert k_mid < k_exact
-    assert first_stop(knee_hist, "default") == k_mid
-    r = make_rule("default")(knee_hist.at(k_mid), None)
+    assert first_stop(knee_hist, "statistical_knee") == k_mid
+    r = make_rule("statistical_knee")(knee_hist.at(k_mid), None)
     assert r.stop and not r.guarantee and r.extra["stopped_by"] == "mid-p test with a knee"
     assert r.extra["knee_rho"] >= DEFAULT_KNEE_RHO
     # relevant records spread evenly (a ranking no better than random): no knee, the exact rule decides
     flat = np.zeros(1000, dtype=int)
     flat[12::25] = 1
     flat_hist = hist(flat[:900].tolist(), 1000)
-    assert first_stop(flat_hist, "default") == first_stop(flat_hist, "statistical")
-    assert make_rule("default")(flat_hist, None).extra["knee_rho"] < DEFAULT_KNEE_RHO
+    assert first_stop(flat_hist, "statistical_knee") == first_stop(flat_hist, "statistical")
+    assert make_rule("statistical_knee")(flat_hist, None).extra["knee_rho"] < DEFAULT_KNEE_RHO
 
 
 def test_every_rule_stops_and_says_why_once_every_record_is_screened():
