@@ -357,6 +357,13 @@ class Project:
         project = cls(directory, cls._connect(db, readonly), readonly, on_wait)
         try:
             project._check_schema()
+            if readonly and project._needs_upgrade() and os.access(db, os.W_OK) and os.access(directory, os.W_OK):
+                # a read-only command on an older but writable project: upgrade it first (with its
+                # snapshot), as any writing command would, then read
+                project.close()
+                cls.open(directory, readonly=False, on_wait=on_wait).close()
+                project = cls(directory, cls._connect(db, readonly), readonly, on_wait)
+                project._check_schema()
             project._migrate()
         except sqlite3.Error as e:
             project.close()  # do not leave the file open (and locked) after refusing it
@@ -416,6 +423,9 @@ class Project:
         missing = sorted(_REQUIRED_TABLES - tables)
         if missing:
             raise ProjectDamagedError(damaged_message(self.directory, f"tables missing: {', '.join(missing)}"))
+
+    def _needs_upgrade(self) -> bool:
+        return self._conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION
 
     def _migrate(self) -> None:
         """Bring an older schema up to SCHEMA_VERSION, after a snapshot in DIR/backups/."""

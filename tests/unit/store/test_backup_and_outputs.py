@@ -36,10 +36,20 @@ def test_a_migration_takes_a_snapshot_first(project_dir, monkeypatch):
 
 
 def test_open_on_an_older_schema_read_only_asks_for_write_access(project_dir, monkeypatch):
+    """A project that cannot be written cannot be upgraded by a reading command: it says how."""
     monkeypatch.setitem(project_mod._MIGRATIONS, NEXT, "CREATE TABLE extra (x INTEGER)")
     monkeypatch.setattr(project_mod, "SCHEMA_VERSION", NEXT)
+    monkeypatch.setattr(project_mod.os, "access", lambda path, mode: False)  # (root may write anything)
     with pytest.raises(project_mod.ProjectError, match="older project schema"):
         Project.open(project_dir, readonly=True)
+
+
+def test_open_on_an_older_writable_project_read_only_upgrades_it_first(project_dir, monkeypatch):
+    monkeypatch.setitem(project_mod._MIGRATIONS, NEXT, "CREATE TABLE extra (x INTEGER)")
+    monkeypatch.setattr(project_mod, "SCHEMA_VERSION", NEXT)
+    with Project.open(project_dir, readonly=True) as p:
+        assert p.counts()["records"] == 6
+        assert p._conn.execute("PRAGMA user_version").fetchone()[0] == NEXT
 
 
 def test_check_reports_missing_tables_and_bad_rounds(project_dir):

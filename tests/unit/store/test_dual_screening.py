@@ -107,3 +107,15 @@ def test_schema_1_project_migrates_with_a_snapshot(project_dir):
         assert p.current_labels() == {1: "include", 2: "exclude"}
     snap = latest_snapshot(project_dir)
     assert snap is not None and snap.name.startswith("before-schema-2-")
+
+
+def test_a_read_only_command_upgrades_an_older_writable_project_first(project_dir):
+    """Was: `triage report DIR` on a schema-1 project said 'open it once with write access'."""
+    from triage.store.project import SCHEMA_VERSION
+
+    _downgrade_to_v1(project_dir)
+    with Project.open(project_dir, readonly=True) as p:
+        assert p.counts()["records"] == 6
+    with Project.open(project_dir) as p:
+        assert p._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert any(f.name.startswith(f"before-schema-{SCHEMA_VERSION}-") for f in (project_dir / "backups").iterdir())
