@@ -22,3 +22,11 @@ __all__ = [
     "CertificationSample", "certification_sample_size", "draw_sample", "random_sample", "target_method_size",
     "statistical",
 ]
+
+# The one registry of pluggable parts (triage.registry) lists the stopping rules too: each is a
+# factory of (target, confidence). Mirrored once, after every module above has registered.
+from triage import registry as _registry  # noqa: E402
+
+for _name, _factory in sorted(REGISTRY.items()):
+    _registry.register("stopping", _name, {"target": 0.95, "confidence": 0.95},
+                       (_factory.__doc__ or "").strip().split("\n")[0])(_factory)

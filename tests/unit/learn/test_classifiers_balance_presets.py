@@ -80,3 +80,18 @@ def test_relevance_scores_rank_the_positive_class_high():
         clf = make_classifier(spec).fit(X, y)
         s = relevance_scores(clf, np.array([[1.0, 0.0], [0.0, 1.0]]))
         assert s[0] > s[1]
+
+
+def test_one_registry_holds_every_kind_of_part_stopping_rules_included():
+    from triage import registry
+    from triage.stopping import REGISTRY
+
+    assert {"svm", "logistic", "nb", "cnb"} <= set(registry.names("classifier"))
+    assert set(registry.names("querier")) == {"max", "mixed", "uncertainty"}
+    assert set(registry.names("balance")) == {"none", "balanced"}
+    assert set(registry.names("features")) == {"tfidf", "embedding"}
+    assert set(registry.names("stopping")) == set(REGISTRY) and "default" in REGISTRY
+    rule = registry.build("stopping", "statistical", {"target": 0.9})
+    assert rule.name == "statistical"
+    with pytest.raises(PresetError, match="unknown key.*'targt'.*valid keys: confidence, target"):
+        registry.build("stopping", "statistical", {"targt": 0.9})
