@@ -7,7 +7,7 @@ import re
 import numpy as np
 
 from triage.report import build_report, one_line_summary, recall_sentence, render_html, render_json, render_markdown
-from triage.report.stopping import MAYBE_NOTE, default_sentence, gain_axis_top
+from triage.report.stopping import MAYBE_NOTE, default_sentence, gain_axis_top, screen_more
 from triage.stopping import RuleInputs, RuleResult
 from triage.history import PRIOR, RANKED, History
 
@@ -69,9 +69,9 @@ def test_headline_is_the_default_rule_alone_with_screen_more_and_assumption():
     d = rep.results["default"]
     head = default_sentence(rep)
     assert head.startswith("Keep screening.") and "The default rule" in head
-    assert f"Screen about {d.extra['screen_more']} more records." in head
+    assert f"Screen about {screen_more(d)} more records." in head
     assert f"Assumption: {d.assumption}" in head
-    for other in ("quantci", "statistical rule", "knee"):
+    for other in ("quantci", "counting", "budget"):
         assert other not in head.split("Assumption:")[0]
 
 

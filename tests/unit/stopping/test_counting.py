@@ -102,7 +102,7 @@ def test_gated_default_needs_the_exact_bound():
     # 20 relevant at once then nothing: the curve says "all found" after a handful of records,
     # but the exact test cannot yet show 80 % recall; later it can
     seq = [1] * 20 + [0] * 1400
-    cp_rule, d_rule = make_rule("counting_process"), make_rule("default")
+    cp_rule, d_rule = make_rule("counting_process"), make_rule("counting_process_gated")
     k_cp = next(k for k in range(21, 1420, 5) if cp_rule(hist(seq[:k], 1500)).stop)
     k_d = next(k for k in range(21, 1420, 5) if d_rule(hist(seq[:k], 1500)).stop)
     assert k_cp < k_d
@@ -116,7 +116,8 @@ def test_gated_default_needs_the_exact_bound():
 
 
 def test_registry_and_evaluate_all_carry_every_rule():
-    assert {"default", "statistical_knee", "counting_process", "counting_process_clf", "quantci"} <= set(REGISTRY)
+    assert {"default", "statistical_knee", "counting_process", "counting_process_clf", "counting_process_gated",
+            "quantci"} <= set(REGISTRY)
     res = evaluate_all(hist([1, 0] + [1] * 12 + [0] * 100, 1000, n_prior=2))
     assert list(res)[0] == "default" and set(REGISTRY) <= set(res)
     assert res["statistical_knee"].name == "statistical_knee"
