@@ -16,7 +16,7 @@ Conventions used by every rule:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -44,11 +44,12 @@ class RuleResult:
     name: str
     stop: bool
     guarantee: bool
-    recall_estimate: float | None
-    recall_lower: float | None
-    recall_upper: float | None
-    confidence: float | None
-    est_relevant_remaining: float | None
+    _: KW_ONLY  # everything after the decision is named where a rule builds its result
+    recall_estimate: float | None = None
+    recall_lower: float | None = None
+    recall_upper: float | None = None
+    confidence: float | None = None
+    est_relevant_remaining: float | None = None
     extra: dict = field(default_factory=dict)
     assumption: str = ""
     summary: str = ""

@@ -163,7 +163,9 @@ def count_quantile(mu: float, q: float, dispersion: float = 1.0) -> int:
 
 
 def _result(name: str, stop: bool, est, lo, hi, conf, rem, extra, assumption, summary) -> RuleResult:
-    return RuleResult(name, bool(stop), False, est, lo, hi, conf, rem, extra, assumption, summary)
+    return RuleResult(name, bool(stop), False, recall_estimate=est, recall_lower=lo, recall_upper=hi,
+                      confidence=conf, est_relevant_remaining=rem, extra=extra, assumption=assumption,
+                      summary=summary)
 
 
 def counting_process(history: History, inputs: RuleInputs | np.ndarray | None = None, target: float = 0.95,

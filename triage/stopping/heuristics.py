@@ -42,8 +42,8 @@ def consecutive_irrelevant(history: History, n: int = 50) -> RuleResult:
     stop = run >= n or history.n_pool == 0
     summary = _said(history, f"{'Stop' if stop else 'Continue'}: the last {run} screened records were "
                              f"irrelevant (rule: {n}). {NO_GUARANTEE}")
-    return RuleResult("consecutive_irrelevant", bool(stop), False, None, None, None, None, None,
-                      {"run": run, "needed": n}, f"After {n} irrelevant records in a row few relevant remain.", summary)
+    return RuleResult("consecutive_irrelevant", bool(stop), False, extra={"run": run, "needed": n},
+                      assumption=f"After {n} irrelevant records in a row few relevant remain.", summary=summary)
 
 
 def knee_point(y: np.ndarray) -> tuple[int, float]:
@@ -80,9 +80,10 @@ def knee(history: History, min_screened: int = 150) -> RuleResult:
     stop = (s >= min_screened and rho >= need and relret > 0) or history.n_pool == 0
     summary = _said(history, f"{'Stop' if stop else 'Continue'}: slope ratio at the knee (record {k}) is "
                              f"{rho:.1f}, needs {need} after at least {min_screened} screened (now {s}). {NO_GUARANTEE}")
-    return RuleResult("knee", bool(stop), False, None, None, None, None, None,
-                      {"knee": k, "rho": rho, "rho_needed": need, "screened": s},
-                      "The gain curve flattens after a knee once most relevant records are found.", summary)
+    return RuleResult("knee", bool(stop), False,
+                      extra={"knee": k, "rho": rho, "rho_needed": need, "screened": s},
+                      assumption="The gain curve flattens after a knee once most relevant records are found.",
+                      summary=summary)
 
 
 def budget(history: History) -> RuleResult:
@@ -99,9 +100,10 @@ def budget(history: History) -> RuleResult:
     stop = (rho >= 6 and s >= bud) or s >= 0.75 * N or history.n_pool == 0
     summary = _said(history, f"{'Stop' if stop else 'Continue'}: slope ratio {rho:.1f} (needs 6), {s} screened "
                              f"of a budget of {bud:.0f} (or 75 % of records). {NO_GUARANTEE}")
-    return RuleResult("budget", bool(stop), False, None, None, None, None, None,
-                      {"knee": k, "rho": rho, "screened": s, "budget": None if math.isinf(bud) else bud},
-                      "The gain curve flattens after a knee once most relevant records are found.", summary)
+    return RuleResult("budget", bool(stop), False,
+                      extra={"knee": k, "rho": rho, "screened": s, "budget": None if math.isinf(bud) else bud},
+                      assumption="The gain curve flattens after a knee once most relevant records are found.",
+                      summary=summary)
 
 
 def safe(history: History, run: int = 50, min_fraction: float = 0.10, random_fraction: float = 0.01) -> RuleResult:
@@ -139,6 +141,7 @@ def safe(history: History, run: int = 50, min_fraction: float = 0.10, random_fra
     summary = _said(history, f"SAFE: {met} of {len(items) - 2} checkable items met; "
                              f"{'phase A may end: switch model and check quality next' if stop else 'keep screening'}. "
                              f"{NO_GUARANTEE}")
-    return RuleResult("safe", bool(stop), False, None, None, None, None,
-                      None, {"checklist": items, "estimated_relevant": float(est_rel)},
-                      "Conservative combination of heuristics; the model switch and quality check are manual.", summary)
+    return RuleResult("safe", bool(stop), False,
+                      extra={"checklist": items, "estimated_relevant": float(est_rel)},
+                      assumption="Conservative combination of heuristics; the model switch and quality check are manual.",
+                      summary=summary)

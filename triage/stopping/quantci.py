@@ -56,12 +56,13 @@ def quantci(history: History, inputs: RuleInputs | np.ndarray | None, target: fl
     check_target(target, confidence)
     r = history.n_relevant
     if history.n_pool == 0:
-        return RuleResult(NAME, True, False, 1.0, 1.0, 1.0, confidence, 0.0, {}, ASSUMPTION,
-                          ALL_SCREENED)
+        return RuleResult(NAME, True, False, recall_estimate=1.0, recall_lower=1.0, recall_upper=1.0,
+                          confidence=confidence, est_relevant_remaining=0.0, extra={}, assumption=ASSUMPTION,
+                          summary=ALL_SCREENED)
     pool_probs, how = pool_probabilities(history, inputs)
     if pool_probs is None:
-        return RuleResult(NAME, False, False, None, None, None, confidence, None, {"calibration": None},
-                          ASSUMPTION, f"QuantCI cannot estimate yet: {how}.")
+        return RuleResult(NAME, False, False, confidence=confidence, extra={"calibration": None},
+                          assumption=ASSUMPTION, summary=f"QuantCI cannot estimate yet: {how}.")
     p = np.asarray(pool_probs, dtype=float)
     if p.size and (np.nanmin(p) < 0 or np.nanmax(p) > 1):
         raise ValueError("quantci needs probabilities in [0, 1]")
@@ -76,6 +77,7 @@ def quantci(history: History, inputs: RuleInputs | np.ndarray | None, target: fl
     summary = (f"{'Stop' if stop else 'Continue'}: the model expects {rem:.1f} relevant records in the pool "
                f"(recall {pct(est)}, {pct(lower)}-{pct(upper)}). Heuristic: relies on calibrated probabilities"
                f"{' (margins calibrated by Platt scaling)' if how == 'platt' else ''}.")
-    return RuleResult(NAME, bool(stop), False, est, lower, upper, confidence, rem,
-                      {"pool_prob_sum": rem, "pool_prob_sd": sd, "z": z, "calibration": how},
-                      ASSUMPTION_PLATT if how == "platt" else ASSUMPTION, summary)
+    return RuleResult(NAME, bool(stop), False, recall_estimate=est, recall_lower=lower, recall_upper=upper,
+                      confidence=confidence, est_relevant_remaining=rem,
+                      extra={"pool_prob_sum": rem, "pool_prob_sd": sd, "z": z, "calibration": how},
+                      assumption=ASSUMPTION_PLATT if how == "platt" else ASSUMPTION, summary=summary)

@@ -74,10 +74,12 @@ def combine_results(name: str, mode: str, results: Sequence[RuleResult]) -> Rule
                f"({', '.join(fired) + ' says stop' if fired else 'none says stop'}).")
     if not guarantee:
         summary += " No statistical guarantee as a whole."
-    return RuleResult(name, bool(stop), guarantee, ests[0] if ests else None, max(lowers) if lowers else None,
-                      None, conf, rems[0] if rems else None,
-                      {"mode": mode, "components": {r.name: r.stop for r in results}},
-                      " AND ".join(dict.fromkeys(r.assumption for r in results if r.assumption)), summary)
+    return RuleResult(name, bool(stop), guarantee, recall_estimate=ests[0] if ests else None,
+                      recall_lower=max(lowers) if lowers else None, confidence=conf,
+                      est_relevant_remaining=rems[0] if rems else None,
+                      extra={"mode": mode, "components": {r.name: r.stop for r in results}},
+                      assumption=" AND ".join(dict.fromkeys(r.assumption for r in results if r.assumption)),
+                      summary=summary)
 
 
 def _combine(mode: str, rules: Sequence[Rule], name: str | None) -> Rule:
@@ -221,8 +223,8 @@ def statistical_knee_rule(target: float = 0.95, confidence: float = 0.95) -> Rul
         else:
             summary = exact.summary + (f" The knee's slope ratio is {rho:.1f}; from {DEFAULT_KNEE_RHO:g} the "
                                        "mid-p test applies.")
-        return RuleResult(name, bool(stop), bool(exact.stop), None, exact.recall_lower, None, confidence, None,
-                          extra, exact.assumption, summary)
+        return RuleResult(name, bool(stop), bool(exact.stop), recall_lower=exact.recall_lower,
+                          confidence=confidence, extra=extra, assumption=exact.assumption, summary=summary)
 
     def replay(h: History, scores_at: ScoresAt | None) -> np.ndarray:
         exact = statistical_replay(h, target, confidence)
@@ -279,8 +281,10 @@ def gated_rule(estimate: Rule, gate: float, target: float = 0.95, confidence: fl
             summary = est.summary
         assumption = (f"{est.assumption} The exact test's assumption: {exact.assumption[0].lower()}"
                       f"{exact.assumption[1:]}")
-        return RuleResult(name, bool(stop), bool(exact.stop), est.recall_estimate, lower, est.recall_upper,
-                          confidence, est.est_relevant_remaining, extra, assumption, summary)
+        return RuleResult(name, bool(stop), bool(exact.stop), recall_estimate=est.recall_estimate,
+                          recall_lower=lower, recall_upper=est.recall_upper, confidence=confidence,
+                          est_relevant_remaining=est.est_relevant_remaining, extra=extra,
+                          assumption=assumption, summary=summary)
 
     def replay(h: History, scores_at: ScoresAt | None) -> np.ndarray:
         # The estimate is evaluated prefix by prefix only where the gate passes and only up to

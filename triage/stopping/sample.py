@@ -108,8 +108,8 @@ def random_sample(history: History, sample: CertificationSample, target: float =
     extra = {"sample_size": int(len(sample.record_ids)), "sample_labelled": n, "sample_relevant": x,
              "pool_at_draw": sample.pool_size}
     if n == 0:
-        return RuleResult(NAME, False, True, None, None, None, confidence, None, extra, ASSUMPTION,
-                          f"Certification sample: none of its {len(sample.record_ids)} records is labelled yet.")
+        return RuleResult(NAME, False, True, confidence=confidence, extra=extra, assumption=ASSUMPTION,
+                          summary=f"Certification sample: none of its {len(sample.record_ids)} records is labelled yet.")
     D_up = hypergeom_upper(x, n, sample.pool_size, confidence)
     D_hat = x / n * sample.pool_size
     found_since = int(history.labels[sample.position:].sum())
@@ -128,4 +128,6 @@ def random_sample(history: History, sample: CertificationSample, target: float =
     else:
         summary = (f"Not certified: {x} relevant in a random sample of {n}; up to {rem_up} relevant may "
                    f"remain (recall at least {pct(lower)}), below the {pct(target)} target.")
-    return RuleResult(NAME, bool(stop), True, est, lower, None, confidence, float(rem_hat), extra, ASSUMPTION, summary)
+    return RuleResult(NAME, bool(stop), True, recall_estimate=est, recall_lower=lower, confidence=confidence,
+                      est_relevant_remaining=float(rem_hat), extra=extra, assumption=ASSUMPTION,
+                      summary=summary)

@@ -162,10 +162,11 @@ def statistical(history: History, target: float = 0.95, confidence: float = 0.95
     r_seen = r_prior + int(seq.sum())
     name, guarantee = (NAME_MIDP, False) if mid_p else (NAME, True)
     if history.n_pool == 0:
-        return RuleResult(name, True, True, 1.0, 1.0, 1.0, confidence, 0.0,
-                          {"p_value": 0.0, "tail_length": len(seq), "r_seen": r_seen, "remaining_upper": 0,
+        return RuleResult(name, True, True, recall_estimate=1.0, recall_lower=1.0, recall_upper=1.0,
+                          confidence=confidence, est_relevant_remaining=0.0,
+                          extra={"p_value": 0.0, "tail_length": len(seq), "r_seen": r_seen, "remaining_upper": 0,
                            "more_irrelevant_needed": 0},
-                          ASSUMPTION, "Every record has been screened: recall is 100 %.")
+                          assumption=ASSUMPTION, summary="Every record has been screened: recall is 100 %.")
     p, tail = statistical_pvalue(history, target, mid_p)
     U = remaining_upper_bound(history, confidence, mid_p)
     more = more_irrelevant_needed(history, target, confidence, mid_p)
@@ -186,7 +187,8 @@ def statistical(history: History, target: float = 0.95, confidence: float = 0.95
                    f"{more_txt}.")
     if mid_p:
         summary += " Mid-p variant: approximate, no exact guarantee."
-    return RuleResult(name, stop, guarantee, None, lower, None, confidence, None, extra, ASSUMPTION, summary)
+    return RuleResult(name, stop, guarantee, recall_lower=lower, confidence=confidence, extra=extra,
+                      assumption=ASSUMPTION, summary=summary)
 
 
 def statistical_replay(history: History, target: float = 0.95, confidence: float = 0.95,

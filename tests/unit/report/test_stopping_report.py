@@ -54,13 +54,14 @@ def test_markdown_and_json_show_every_rule():
 def test_recall_sentence_uses_one_rule_only():
     # the old headline mixed quantci's range with the statistical bound ("estimated 48-100 % ...
     # (95 % confidence: at least 84 %)"); a sentence now speaks for a single rule
-    d = RuleResult("default", False, True, 0.88, 0.81, 0.96, 0.95, 3.0)
+    d = RuleResult("default", False, True, recall_estimate=0.88, recall_lower=0.81, recall_upper=0.96, confidence=0.95,
+                   est_relevant_remaining=3.0)
     assert recall_sentence(d, 0.95) == (
         "The default rule estimates that you have found 88 % of the relevant records (95 % bounds: 81–96 %).")
-    b = RuleResult("statistical", False, True, None, 0.91, None, 0.95, None)
+    b = RuleResult("statistical", False, True, recall_lower=0.91, confidence=0.95)
     assert recall_sentence(b, 0.95) == ("The statistical rule shows with 95 % confidence that you have found at "
                                         "least 91 % of the relevant records.")
-    none = RuleResult("default", False, True, None, None, None, 0.95, None, {"r_seen": 0})
+    none = RuleResult("default", False, True, confidence=0.95, extra={"r_seen": 0})
     assert "No relevant record found yet" in recall_sentence(none, 0.95)
 
 

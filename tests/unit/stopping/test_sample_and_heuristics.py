@@ -124,8 +124,8 @@ def test_quantci_hand_values():
 
 
 def test_combinations():
-    a = RuleResult("a", True, True, None, 0.96, None, 0.95, None)
-    b = RuleResult("b", False, False, None, None, None, None, None)
+    a = RuleResult("a", True, True, recall_lower=0.96, confidence=0.95)
+    b = RuleResult("b", False, False)
     from triage.stopping.rules import combine_results
     anyr = combine_results("x", "any", [a, b])
     assert anyr.stop and not anyr.guarantee and "No statistical guarantee" in anyr.summary
