@@ -111,6 +111,7 @@ def run_task(task: Task) -> dict:
     try:
         data = load_labelled(task.path)
         preset = load_preset(task.preset)
+        row["preset"] = preset.name  # a preset file's name, not its path (results travel)
         res = simulate(data.corpus(), data.gold, preset, task.seed, task.prior_included,
                        task.prior_excluded, cache_dir=task.cache_dir,
                        snapshot_every=task.snapshot_every, question=task.question,

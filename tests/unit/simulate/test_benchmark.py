@@ -31,3 +31,16 @@ def test_summary_means_and_overlap_variant():
     overall = next(line for line in md.splitlines() if line.startswith("| p |"))
     assert overall.split(" | ")[1] == "0.600 / 0.600"
     assert "0.675 / 0.675" in overall
+
+
+def test_a_preset_file_is_named_by_its_name_not_its_path(tmp_path):
+    """Results travel: a run of `--presets DIR/mine.toml` is recorded as preset 'mine'."""
+    from triage.simulate.benchmark import Task, run_task
+
+    preset = tmp_path / "mine.toml"
+    preset.write_text('[features]\ntfidf = {}\n[classifier]\ntype = "svm"\n[querier]\ntype = "max"\n')
+    data = tmp_path / "d.csv"
+    data.write_text("title,abstract,label_included\n" + "".join(
+        f"Study {i} of {'statins' if i % 4 == 0 else 'rivers'},text {i},{int(i % 4 == 0)}\n" for i in range(24)))
+    out = run_task(Task("d", str(data), str(preset), 1))
+    assert out["row"]["error"] == "" and out["row"]["preset"] == "mine"
