@@ -29,6 +29,10 @@ from triage.store.project import NewRound, Project, RoundRow
 _VERSIONED = ("numpy", "scipy", "scikit-learn", "torch", "sentence-transformers", "model2vec", "onnxruntime")
 
 
+#: From this many records, `rank` (and so `next`) reports its feature and ranking steps on stderr.
+PROGRESS_RECORDS = 5000
+
+
 def library_versions() -> dict:
     """{package: version} for triage, Python and every installed package of _VERSIONED."""
     out = {"triage": __version__, "python": platform.python_version()}
@@ -136,12 +140,21 @@ def rank(project: Project, preset_name: str | None = None, progress=None, embedd
     round_rng(project seed, r), as simulation does."""
     from triage.features.tfidf import prune_cache
 
+    from triage.progress import step
+
     _require_records(project)
     engine = project_engine(project, preset_name, progress, embedder)
     last_event = project.last_event_id()
     history = project_history(project, engine.corpus)
     round_index = len(project.rounds())
-    result = engine.run_round(history, project.seed, round_index)
+    part = engine.part_for(history)
+    # Long steps say so on stderr (a line before and after), so a reviewer running `next` from a
+    # script sees it is alive; small projects take well under a second and stay quiet.
+    loud = progress is not False and len(engine.corpus) >= PROGRESS_RECORDS
+    with step(f"features of {len(engine.corpus):,} records ({engine.preset.name}, {part})", enabled=loud):
+        engine.features(part)
+    with step(f"training on {len(history):,} labels and ranking {history.n_pool:,} records", enabled=loud):
+        result = engine.run_round(history, project.seed, round_index)
     prune_cache(project.directory / "cache", keep=2)  # older corpora (before an import or question edit)
     X, question_row = engine.features(result.features)
     params = engine.preset.params() | {

@@ -177,3 +177,23 @@ def test_rank_and_next_with_an_embedding_preset(tmp_path):
         rounds = p.rounds()
         assert [r.params["features"] for r in rounds] == ["tfidf", "tfidf", "full"]
         assert rounds[0].params["embedder"] is None and rounds[-1].params["embedder"].startswith("fake")
+
+
+def test_rank_reports_its_long_steps_on_stderr_for_large_projects(tmp_path, monkeypatch):
+    """A script running `next` on a large review sees lines saying it is alive (stderr, not the CSV)."""
+    import triage.service as service
+
+    data = tmp_path / "records.csv"
+    _unlabelled_copy(SAMPLE, data)
+    proj = tmp_path / "big"
+    run("init", proj, "--preset", "tfidf_svm")
+    run("import", proj, data)
+    monkeypatch.setattr(service, "PROGRESS_RECORDS", 100)  # the sample has 500 records
+    r = CliRunner().invoke(cli, ["next", str(proj), "-n", "3"])
+    assert r.exit_code == 0, r.output
+    assert "features of 500 records (tfidf_svm, full) ..." in r.stderr
+    assert "training on 0 labels and ranking 500 records: done in" in r.stderr
+    assert "features of" not in r.stdout and r.stdout.startswith("record_id,")
+    monkeypatch.setattr(service, "PROGRESS_RECORDS", 5000)
+    quiet = CliRunner().invoke(cli, ["rank", str(proj)])
+    assert quiet.exit_code == 0 and "features of" not in quiet.stderr

@@ -118,7 +118,7 @@ class _BackgroundRanker:
 
         try:
             with Project.open(self.directory) as p:
-                rank(p, self.preset)
+                rank(p, self.preset, progress=False)  # never write over the screening display
         except BaseException as e:  # reported to the reviewer by the UI thread
             self.error = e
 
