@@ -87,8 +87,10 @@ def recall_sentence(result: RuleResult, confidence: float) -> str:
         else:
             bounds = ""
         return f"{who} estimates that you have found {pct(est)} of the relevant records{bounds}."
-    if lo is not None:
+    if lo is not None and round(100 * lo) >= 1:
         return f"{who} shows with {conf} confidence that you have found at least {pct(lo)} of the relevant records."
+    if lo is not None:  # a bound of "at least 0 %" says nothing: say what is true instead
+        return f"{who} cannot yet bound recall from below: too few records screened for its test."
     return "No relevant record found yet: recall cannot be estimated." if result.extra.get("r_seen", 1) == 0 else (
         f"{who} cannot estimate recall yet.")
 

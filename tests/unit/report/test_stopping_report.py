@@ -132,3 +132,14 @@ def test_gain_axis_fits_the_curve_not_the_upper_bound():
     bound = rep.n_relevant / rep.results["statistical"].recall_lower
     top = gain_axis_top(rep)
     assert top < bound / 5 and top >= rep.n_relevant / rep.target
+
+
+def test_a_lower_bound_that_rounds_to_zero_is_not_reported_as_at_least_0_percent():
+    """Was: 'The default rule shows with 95 % confidence that you have found at least 0 % ...'."""
+    from triage.report.stopping import recall_sentence
+
+    tiny = RuleResult("default", False, True, recall_lower=0.002, confidence=0.95)
+    assert "at least 0 %" not in recall_sentence(tiny, 0.95)
+    assert "cannot yet bound recall" in recall_sentence(tiny, 0.95)
+    real = RuleResult("default", False, True, recall_lower=0.84, confidence=0.95)
+    assert "at least 84 %" in recall_sentence(real, 0.95)
