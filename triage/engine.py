@@ -101,7 +101,7 @@ class Engine:
             spec = self.preset.features if part == "full" else {"tfidf": self.preset.features.get("tfidf") or True}
             self._features[part] = build_features_with_question(list(self.corpus.texts), self.corpus.question, spec,
                                                              self.cache_dir, progress=self.progress,
-                                                             embedder=self.embedder)
+                                                             embedder=self.resolved_embedder() if part == "full" else None)
         return self._features[part]
 
     def part_for(self, history: History) -> str:
@@ -132,18 +132,24 @@ class Engine:
         result = run_round(X, history, self.preset, round_rng(seed, round_index), cold, question_row)
         return replace(result, features=part)
 
+    def resolved_embedder(self):
+        """The embedder of the preset's embedding block (or the one given), built once and kept:
+        building one resolves and hashes the model folder (and exports an ONNX model the first
+        time on a machine), so the id check, the pass and the features share one. None without
+        an embedding block."""
+        if not self.uses_embeddings:
+            return None
+        if self.embedder is None:
+            from triage.features.matrix import embedder_for
+
+            self.embedder = embedder_for(self.preset.features["embedding"])
+        return self.embedder
+
     @property
     def embedder_id(self) -> str | None:
-        """The embedding model id that made the features (None without an embedding block)."""
-        emb = getattr(self.embedder, "model_id", None)
-        if emb is not None:
-            return str(emb)
-        spec = self.preset.features.get("embedding")
-        if not spec:
-            return None
-        from triage.features.matrix import embedder_for
-
-        return embedder_for(spec).model_id
+        """The embedding model id that makes the features (None without an embedding block)."""
+        embedder = self.resolved_embedder()
+        return None if embedder is None else str(embedder.model_id)
 
 
 def run_loop(engine: Engine, history: History, seed: int, labeller: Labeller, stop: Callable[[History], bool],

@@ -62,23 +62,17 @@ def project_corpus(project: Project) -> Corpus:
                   project_question(project))
 
 
-def project_engine(project: Project, preset_name: str | None = None, progress=None, embedder=None,
-                   wait_for_embeddings: bool = False) -> Engine:
+def project_engine(project: Project, preset_name: str | None = None, progress=None, embedder=None) -> Engine:
     """An engine over the project's corpus; features cached in the project's cache/ folder.
 
     Screening never waits for the embedding pass: while any record lacks its embedding, rounds
-    use the preset's TF-IDF part and the pass is (re)started in the background. With
-    `wait_for_embeddings` (or an `embedder` given, as tests do) missing embeddings are computed
-    in the round instead."""
+    use the preset's TF-IDF part and the pass is (re)started in the background. With an
+    `embedder` given (tests) missing embeddings are computed in the round instead."""
     engine = Engine(project_corpus(project), project_preset(project, preset_name), project.directory / "cache",
                     embedder, progress)
-    if engine.uses_embeddings and embedder is None and not wait_for_embeddings:
-        pending = embeddings_pending(project, engine)
+    if engine.uses_embeddings and embedder is None:
+        pending = _pending_and_pass(project, engine)[0]
         engine.embeddings_ready = lambda history: not pending
-        if pending:
-            from triage.features import background
-
-            background.start(project.directory)
     return engine
 
 
@@ -87,11 +81,19 @@ def embeddings_pending(project: Project, engine: Engine) -> int:
     preset has no embedding block)."""
     from triage.features.cache import EmbeddingCache
 
-    spec = engine.preset.features.get("embedding")
-    if not spec:
+    if not engine.uses_embeddings:
         return 0
     return EmbeddingCache(project.directory / "cache" / "embeddings").n_missing(
         engine.embedder_id, list(engine.corpus.texts))
+
+
+def _pending_and_pass(project: Project, engine: Engine) -> tuple[int, bool]:
+    """(embeddings pending, whether a background pass was started for them): a pass starts
+    whenever any are pending and none runs (`background.start` keeps it to one per project)."""
+    from triage.features import background
+
+    pending = embeddings_pending(project, engine)
+    return pending, bool(pending) and background.start(project.directory)
 
 
 def embedding_status(project: Project) -> dict | None:
@@ -120,12 +122,8 @@ def project_history(project: Project, corpus: Corpus) -> History:
 def after_import(project: Project) -> bool:
     """Start the embedding pass in the background when the preset needs one and records lack
     embeddings; returns whether a pass was started."""
-    from triage.features import background
-
     engine = Engine(project_corpus(project), project_preset(project), project.directory / "cache")
-    if engine.uses_embeddings and embeddings_pending(project, engine):
-        return background.start(project.directory)
-    return False
+    return _pending_and_pass(project, engine)[1]
 
 
 def _require_records(project: Project) -> None:
