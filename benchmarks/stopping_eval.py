@@ -51,7 +51,8 @@ import numpy as np
 from triage.history import PRIOR, RANKED, History
 from triage.simulate.benchmark import overlap_groups
 from triage.stopping import RuleInputs, first_stop, make_rule
-from triage.stopping.base import split_prior
+from triage.stopping import posterior
+from triage.stopping.base import min_total_for_miss, split_prior
 from triage.stopping.counting import count_quantile, fit_rate, rate_integral, window_points
 from triage.stopping.dist import clopper_pearson
 from triage.stopping.quantci import pool_probabilities
@@ -68,8 +69,18 @@ DISPERSIONS = (1.0, 2.0, 4.0)
 MIN_RELEVANT = 10
 N_WINDOWS = 10
 GATES = (0.5, 0.6, 0.7, 0.8, 0.9)
+#: Posterior counting process (triage/stopping/posterior.py): largest even share x confidence.
+POST_FLOORS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
+POST_CONFS = (0.8, 0.9, 0.95)
 PREV_BANDS = (("< 2 %", 0.0, 0.02), ("2-10 %", 0.02, 0.10), ("> 10 %", 0.10, 1.01))
 SIZE_BANDS = (("< 1,000", 0, 1000), ("1,000-3,000", 1000, 3000), ("> 3,000", 3000, 10**9))
+
+
+def post_name(floor: float, conf: float) -> str:
+    return f"post_f{floor:g}_c{conf:g}"
+
+
+POST_PARAMS = {post_name(f, c): (f, c) for f in POST_FLOORS for c in POST_CONFS}
 
 
 def check_step(n_records: int) -> int:
@@ -159,7 +170,8 @@ def replay_run(run: dict) -> dict:
 
     # estimates at check points: (stop per target) for every candidate estimate
     est_names = ([f"cp_{m[:3]}_d{d:g}" for m in CP_MODELS for d in DISPERSIONS]
-                 + [f"cpclf_{m[:3]}_d{d:g}" for m in CLF_MODELS for d in DISPERSIONS] + ["quantci"])
+                 + [f"cpclf_{m[:3]}_d{d:g}" for m in CLF_MODELS for d in DISPERSIONS] + ["quantci"]
+                 + [post_name(f, c) for f in POST_FLOORS for c in POST_CONFS])
     est_stop = {t: {e: np.zeros(L + 1, dtype=bool) for e in est_names} for t in TARGETS}
     first_est = {t: {e: None for e in est_names} for t in TARGETS}
     for k in checks:
@@ -171,6 +183,16 @@ def replay_run(run: dict) -> dict:
         probs = pool_probabilities(hk, inp)[0] if inp is not None and pool else None
         mus: dict[str, float | None] = {}
         past = k > k_end
+        p_enough: dict[tuple[float, float], float] = {}  # (floor, target) -> P(left <= allowed)
+        if int(seq.sum()) >= posterior.MIN_RELEVANT and pool:
+            positions = (np.flatnonzero(seq) + 0.5) / M
+            for f in POST_FLOORS:
+                if past and all(first_est[t][post_name(f, c)] is not None for t in TARGETS for c in POST_CONFS):
+                    continue
+                w, seen = posterior.posterior(positions, s / M, f)
+                for t in TARGETS:
+                    allowed = int(min(min_total_for_miss(r, t) - 1 - r, pool))
+                    p_enough[(f, t)] = 1.0 if allowed >= pool else float(posterior.left_cdf(allowed, r, w, seen)[0])
         if int(seq.sum()) >= MIN_RELEVANT and pool:
             x, y = window_points(seq, N_WINDOWS)
             for m in CP_MODELS:
@@ -190,7 +212,10 @@ def replay_run(run: dict) -> dict:
             for e in est_names:
                 if first_est[t][e] is not None and past:
                     continue
-                if e == "quantci":
+                if e.startswith("post_"):
+                    f, c = POST_PARAMS[e]
+                    ok = pool == 0 or p_enough.get((f, t), 0.0) >= c
+                elif e == "quantci":
                     if probs is None:
                         ok = pool == 0
                     else:

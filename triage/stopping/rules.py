@@ -16,6 +16,8 @@ import numpy as np
 from triage.stopping import heuristics
 from triage.stopping.base import REGISTRY, RuleInputs, RuleResult, check_target, pct, register, split_prior
 from triage.stopping.counting import counting_process
+from triage.stopping.posterior import counting_posterior
+from triage.stopping.posterior import first_stop as posterior_first_stop
 from triage.stopping.quantci import quantci
 from triage.stopping.sample import CertificationSample, random_sample
 from triage.stopping.statistical import statistical, statistical_replay
@@ -168,6 +170,41 @@ def counting_process_rule(target: float = 0.95, confidence: float = 0.95, model:
 REGISTRY["counting_process"] = lambda target=0.95, confidence=0.95: counting_process_rule(target, confidence)
 REGISTRY["counting_process_clf"] = lambda target=0.95, confidence=0.95: counting_process_rule(
     target, confidence, use_classifier=True)
+
+
+#: Parameters of the posterior counting process (triage/stopping/posterior.py): the largest even
+#: share of relevant records the ranking cannot find, and the predictive probability required.
+#: Provisional until the leave-one-review-out selection (BENCHMARKS.md section 4) fixes them.
+POSTERIOR_FLOOR = 0.1
+POSTERIOR_CONFIDENCE = 0.9
+
+
+def posterior_probability(confidence: float) -> float:
+    """The predictive probability the posterior rule requires for a requested `confidence`:
+    POSTERIOR_CONFIDENCE at 0.95 (what the selection calibrated), the risk scaled in proportion
+    otherwise (0.99 asks for a risk five times smaller)."""
+    return 1.0 - (1.0 - confidence) * (1.0 - POSTERIOR_CONFIDENCE) / 0.05
+
+
+def counting_posterior_rule(target: float = 0.95, confidence: float = 0.95, floor: float = POSTERIOR_FLOOR,
+                            name: str = "counting_posterior") -> Rule:
+    """The posterior counting process (`triage.stopping.posterior`) with fixed parameters; it
+    requires the predictive probability `posterior_probability(confidence)`."""
+    check_target(target, confidence)
+    prob = posterior_probability(confidence)
+    check_target(target, prob)
+
+    def replay(h: History, scores_at: ScoresAt | None) -> np.ndarray:  # exact for first_stop
+        out = np.zeros(len(h) + 1, dtype=bool)
+        k = posterior_first_stop(h, target, prob, floor)
+        if k is not None:
+            out[k:] = True
+        return out
+
+    return Rule(name, lambda h, i: counting_posterior(h, i, target, prob, floor, name), replay)
+
+
+REGISTRY["counting_posterior"] = counting_posterior_rule
 
 
 def random_sample_rule(sample: CertificationSample, target: float = 0.95, confidence: float = 0.95) -> Rule:
@@ -346,7 +383,8 @@ def make_rule(name: str, target: float = 0.95, confidence: float = 0.95) -> Rule
 
 # -- evaluation -------------------------------------------------------------------------------
 #: Order in which `evaluate_all` lists the rules (registered rules not named here follow).
-RULE_ORDER = ("default", "statistical_knee", "statistical", "statistical_midp", "counting_process_gated", "counting_process",
+RULE_ORDER = ("default", "statistical_knee", "statistical", "statistical_midp", "counting_posterior",
+              "counting_process_gated", "counting_process",
               "counting_process_clf", "quantci", "random_sample", "knee", "budget", "safe", "consecutive_irrelevant")
 
 

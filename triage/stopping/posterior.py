@@ -1,0 +1,208 @@
+"""Posterior counting process: a counting-process stopping rule that carries the uncertainty of
+the fitted rate into its bound.
+
+The counting-process rules (`triage.stopping.counting`, Sneyd & Stevenson 2021) fit one rate
+curve and bound the relevant records left with a Poisson quantile of that curve's integral. On
+our 41 reviews they stop too early when few relevant records have been seen or when a slow tail
+of hard-to-find relevant records follows a fast start: the single fitted curve is far more
+certain than the data allow (BENCHMARKS.md section 4). This rule keeps every curve the data
+allow, weighted by how well it explains them, and adds a share of relevant records that the
+ranking does not find at all.
+
+Model. Ranks t in (0, 1] are screened positions divided by M (all records but the priors). The
+relevant records arrive as a Poisson process with rate A * f(t), where f is a density on (0, 1]:
+
+    f(t) = (1 - phi) * k e^{-k t} / (1 - e^{-k})  +  phi
+
+an exponentially decaying part (the ranking works; decay k per M records, as the exponential
+rate of Sneyd & Stevenson) plus a share phi of relevant records spread evenly over the ranking
+(records the model cannot tell apart from irrelevant ones; cf. the "elusive" records of
+Teijema et al. 2023). After s screened records (tau = s / M) holding r relevant records (priors
+included; their positions are not used):
+
+  * the positions of the screened relevant records have density f(t) / F(tau) on (0, tau], which
+    gives the likelihood of (k, phi) (F the distribution function of f);
+  * with a Jeffreys prior on A, the relevant records left given r seen and (k, phi) follow a
+    negative binomial: NB(r + 1/2, p) with p = F(tau) (seen share of the expected total);
+  * priors: k log-uniform on [K_MIN, K_MAX], phi uniform on [0, floor] (`floor` = 0: no even
+    share), on a grid; the predictive count of relevant records left is the posterior mixture of
+    those negative binomials.
+
+The rule stops when P(relevant left <= allowed) >= confidence, where `allowed` is the largest
+count that keeps recall r / (r + left) at or above the target. The recall bound reported is
+r / (r + U) with U the predictive `confidence` quantile; the estimate uses the predictive mean.
+
+No exact guarantee (guarantee=False): the bound holds if the ranking's rate of relevant records
+is a decaying exponential plus an even share of at most `floor`. `floor` and `confidence` were
+chosen by leave-one-review-out over 41 reviews (benchmarks/stopping_eval.py, BENCHMARKS.md
+section 4), as the counting-process papers tune their parameters on held-out topics.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import logsumexp
+from scipy.stats import nbinom
+
+from triage.history import History
+from triage.stopping.base import ALL_SCREENED, RuleInputs, RuleResult, check_target, min_total_for_miss, pct, split_prior
+
+NAME = "counting_posterior"
+#: Decay grid (per M records): 0.05 is nearly flat (rate falls 5 % over the whole ranking), 2,000
+#: puts all relevant records in the first 0.05 % of it. Log-uniform prior on it.
+K_MIN, K_MAX, N_K = 0.05, 2000.0, 90
+N_PHI = 11
+#: Relevant records the screened part must hold before the posterior is used (with fewer, the
+#: shape of the ranking is unknown and the rule says continue).
+MIN_RELEVANT = 3
+ASSUMPTION = ("The rate of relevant records along the ranking is a decaying exponential plus an even share of at "
+              "most {floor} of them that the ranking cannot find.")
+
+
+def _grid(floor: float) -> tuple[np.ndarray, np.ndarray]:
+    k = np.geomspace(K_MIN, K_MAX, N_K)
+    phi = np.linspace(0.0, floor, N_PHI) if floor > 0 else np.zeros(1)
+    return k, phi
+
+
+def posterior(positions: np.ndarray, tau: float, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior weights and seen shares over the (k, phi) grid, both flat of shape (N_K * n_phi,).
+
+    positions: screened relevant records' positions t in (0, tau] (rank - 0.5) / M.
+    tau: screened share s / M, in (0, 1]. floor: the largest even share phi (0 <= floor < 1).
+    """
+    if not 0.0 <= floor < 1.0:
+        raise ValueError(f"floor must be in [0, 1), got {floor}")
+    k, phi = _grid(floor)
+    t = np.asarray(positions, dtype=float)
+    ek = -np.expm1(-k)                                            # 1 - e^{-k}
+    seen_fast = -np.expm1(-k * tau) / ek                          # (nk,) F_k(tau)
+    seen = (1 - phi)[None, :] * seen_fast[:, None] + phi[None, :] * tau            # (nk, nphi)
+    g = k[:, None] * np.exp(-k[:, None] * t[None, :]) / ek[:, None]                # (nk, r)
+    dens = (1 - phi)[None, :, None] * g[:, None, :] + phi[None, :, None]          # (nk, nphi, r)
+    with np.errstate(divide="ignore"):
+        ll = np.log(dens).sum(axis=-1) - len(t) * np.log(seen)
+    w = np.exp(ll - logsumexp(ll))
+    return w.ravel(), np.clip(seen.ravel(), 1e-300, 1.0)
+
+
+def left_cdf(x: int | np.ndarray, r: int, weights: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """P(relevant records left <= x): the posterior mixture of NB(r + 1/2, seen share)."""
+    x = np.atleast_1d(np.asarray(x))
+    return (weights[None, :] * nbinom.cdf(x[:, None], r + 0.5, seen[None, :])).sum(axis=1)
+
+
+def left_quantile(q: float, r: int, weights: np.ndarray, seen: np.ndarray, pool: int) -> int:
+    """Smallest x <= pool with P(left <= x) >= q (pool when no smaller count qualifies)."""
+    lo, hi = 0, pool
+    if left_cdf(hi, r, weights, seen)[0] < q:
+        return pool
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if left_cdf(mid, r, weights, seen)[0] >= q:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def counting_posterior(history: History, inputs: RuleInputs | None = None, target: float = 0.95,
+                       confidence: float = 0.9, floor: float = 0.1, name: str = NAME) -> RuleResult:
+    """The posterior counting-process rule (module docstring) on one history.
+
+    extra = {floor, p_enough (P(left <= allowed)), allowed, upper (predictive quantile U),
+    screen_more}; est_relevant_remaining = predictive mean (capped at the pool); recall interval
+    r / (r + U) .. r / (r + L), L the 1 - confidence quantile. `inputs` is not read.
+    """
+    check_target(target, confidence)
+    n_prior, r_prior, seq = split_prior(history)
+    s, pool = len(seq), history.n_pool
+    r = r_prior + int(seq.sum())
+    assumption = ASSUMPTION.format(floor=pct(floor))
+    extra = {"floor": floor, "p_enough": None, "allowed": None, "upper": None, "screen_more": None}
+
+    def result(stop, est=None, lo=None, hi=None, rem=None, summary=""):
+        return RuleResult(name, bool(stop), False, recall_estimate=est, recall_lower=lo, recall_upper=hi,
+                          confidence=confidence, est_relevant_remaining=rem, extra=extra, assumption=assumption,
+                          summary=summary)
+
+    if pool == 0:
+        extra["screen_more"] = 0
+        return result(True, 1.0, 1.0, 1.0, 0.0, ALL_SCREENED)
+    if int(seq.sum()) < MIN_RELEVANT:
+        return result(False, summary=f"Continue: {int(seq.sum())} relevant records screened; the estimate needs at "
+                                     f"least {MIN_RELEVANT}.")
+    M = history.n_records - n_prior
+    positions = (np.flatnonzero(seq) + 0.5) / M
+    w, seen = posterior(positions, s / M, floor)
+    allowed = int(min(min_total_for_miss(r, target) - 1 - r, pool))
+    p_enough = float(left_cdf(allowed, r, w, seen)[0]) if allowed < pool else 1.0
+    mean_left = float(min((w * (r + 0.5) * (1 - seen) / seen).sum(), pool))
+    U = left_quantile(confidence, r, w, seen, pool)
+    L = left_quantile(1.0 - confidence, r, w, seen, pool)
+    stop = p_enough >= confidence
+    more = 0 if stop else _screen_more(seq, r, M, pool, target, confidence, floor, allowed)
+    extra.update(p_enough=p_enough, allowed=allowed, upper=U, screen_more=more)
+    est, lo, hi = r / (r + mean_left), r / (r + U), (r / (r + L) if r + L else 1.0)
+    if stop:
+        summary = (f"Stop: about {mean_left:.1f} relevant records are left (at most {U} with {pct(confidence)} "
+                   f"probability): recall at least {pct(lo)}. Estimate, no exact guarantee.")
+    else:
+        summary = (f"Continue: about {mean_left:.1f} relevant records are left (up to {U}): recall about {pct(est)} "
+                   f"(at least {pct(lo)}); screen about {more} more records if they hold no relevant record.")
+    return result(stop, est, lo, hi, mean_left, summary)
+
+
+def _p_enough(positions: np.ndarray, r: int, s: int, M: int, pool: int, target: float, floor: float) -> float:
+    """P(relevant left <= allowed) after s screened records (pool = records left)."""
+    allowed = int(min(min_total_for_miss(r, target) - 1 - r, pool))
+    if allowed >= pool:
+        return 1.0
+    w, seen = posterior(positions, s / M, floor)
+    return float(left_cdf(allowed, r, w, seen)[0])
+
+
+def _first_ok(ok, lo: int, hi: int) -> int | None:
+    """Smallest n in [lo, hi] with ok(n), or None; ok must be monotone (False ... True) on it."""
+    if lo > hi or not ok(hi):
+        return None
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def _screen_more(seq: np.ndarray, r: int, M: int, pool: int, target: float, confidence: float,
+                 floor: float, allowed: int) -> int:
+    """Irrelevant records in a row after which the rule would stop (found by bisection: see
+    `first_stop`), or the pool when no run inside it suffices."""
+    positions = (np.flatnonzero(seq) + 0.5) / M
+    s = len(seq)
+    n = _first_ok(lambda n: _p_enough(positions, r, s + n, M, pool - n, target, floor) >= confidence,
+                  1, pool - 1) if pool > 1 else None
+    return pool if n is None else n
+
+
+def first_stop(history: History, target: float, confidence: float, floor: float) -> int | None:
+    """The first prefix length k (history entries, priors included) at which `counting_posterior`
+    says stop, or None (the fast replay of the rule over a whole history).
+
+    Between two relevant records, each further irrelevant record raises P(enough found): the
+    posterior moves to faster decay and every curve's seen share grows. So within each stretch of
+    irrelevant records the first stop is found by bisection (a few dozen posteriors per stretch
+    instead of one per record)."""
+    n_prior, r_prior, seq = split_prior(history)
+    M = history.n_records - n_prior
+    rel = np.flatnonzero(seq)
+    if len(rel) >= MIN_RELEVANT:
+        for j in range(MIN_RELEVANT - 1, len(rel)):
+            a = int(rel[j]) + 1                                    # screened count just after relevant j
+            b = int(rel[j + 1]) if j + 1 < len(rel) else len(seq)  # before the next relevant one
+            positions, r = (rel[:j + 1] + 0.5) / M, r_prior + j + 1
+            s = _first_ok(lambda s: _p_enough(positions, r, s, M, M - s, target, floor) >= confidence, a, b)
+            if s is not None:
+                return n_prior + s
+    return len(history) if history.n_pool == 0 else None
