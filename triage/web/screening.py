@@ -1,0 +1,264 @@
+"""The server's screening state, shared by all request threads.
+
+What each reviewer sees next: the current round's ranking (`service.reviewer_queue`, cached per
+round and reviewer) minus what is done for them (`Project.done_for`, read on every request), minus
+what they skipped this session, minus (single mode) records another reviewer has open right now.
+A decision is committed with `Project.add_labels` (as `triage screen` stores it: origin 'ranked',
+the round that proposed it) before the response; retraining runs in one background thread
+(`service.round_due` / `service.rank`), and the next record never waits for it.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from triage.errors import LabelError
+from triage.history import LABELS
+from triage.store.project import Project, RoundRow
+
+#: A record shown to one reviewer (single mode) is held back from the others this long (seconds)
+#: after that reviewer's last request: long enough to read an abstract, short enough that a closed
+#: tab does not hide a record for long.
+LEASE_SECONDS = 600.0
+
+
+@dataclass
+class Session:
+    """One browser session: its CSRF token, the reviewer who named themself, and what `triage
+    screen` keeps per session (skipped records, the undo stack, a record to show again first)."""
+
+    id: str
+    csrf: str
+    reviewer: str = ""
+    skipped: set = field(default_factory=set)
+    undo: list = field(default_factory=list)
+    show_first: int | None = None
+    message: str = ""  # shown once on the next page (e.g. after a resolution)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """The record to show a session, with what the page says around it."""
+
+    record_id: int | None  # None: nothing left in this ranking
+    score: float
+    round_id: int | None
+    screened: int
+    found: int
+    n_records: int
+    summary: str
+    retraining: bool
+
+
+class Screening:
+    """The screening state of one project served to many sessions (thread-safe)."""
+
+    def __init__(self, directory: str | Path, preset: str | None = None, retrain_every: int | None = None,
+                 on_wait: Callable[[str], None] | None = None):
+        self.directory = Path(directory)
+        self.preset, self.retrain_every = preset, retrain_every
+        self._on_wait = on_wait
+        self._write = threading.Lock()  # a decision's check-then-write is atomic within the server
+        self._state = threading.Lock()  # leases, queues, sessions, round
+        self._leases: dict[int, tuple[str, float]] = {}  # record id -> (session id, last seen)
+        self._queues: dict[tuple[int, str], list[tuple[int, float]]] = {}
+        self._round: RoundRow | None = None
+        self.summary = ""
+        self.retraining = False
+        self.retrain_error = ""
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.sessions: dict[str, Session] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @contextmanager
+    def project(self, readonly: bool = False) -> Iterator[Project]:
+        """The project on a connection of this thread (SQLite connections stay in their thread)."""
+        with Project.open(self.directory, readonly=readonly, on_wait=self._on_wait) as p:
+            yield p
+
+    def start(self, worker: bool = True) -> None:
+        """Rank now when a round is due (before serving: the first page needs a ranking), then
+        start the retrain thread."""
+        from triage.service import current_round
+
+        with self.project() as p:
+            current_round(p, self.preset, batch_size=self.retrain_every)
+            self._refresh(p)
+        if worker:
+            self._thread = threading.Thread(target=self._retrain_loop, name="triage-retrain", daemon=True)
+            self._thread.start()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop the retrain thread (a round in progress finishes and is stored first)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _refresh(self, project: Project) -> None:
+        """Take the project's latest round (and its stopping summary) if it is new."""
+        from triage.service import summary_line
+
+        latest = project.latest_round()
+        if latest is None or (self._round is not None and latest.id == self._round.id):
+            return
+        summary = summary_line(project) if project.mode() == "single" else ""  # dual: blinded, as `screen`
+        with self._state:
+            self._round, self.summary = latest, summary
+            self._queues.clear()
+
+    def _retrain_loop(self) -> None:
+        """One retrain at a time: after each decision (or every few seconds, to see rounds that
+        another process stored), retrain when the schedule says so."""
+        from triage.service import rank, round_due
+
+        while not self._stop.is_set():
+            self._wake.wait(timeout=5.0)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                with self.project() as p:
+                    if round_due(p, self.preset, self.retrain_every):
+                        self.retraining = True
+                        rank(p, self.preset, progress=False)
+                    self._refresh(p)
+                self.retrain_error = ""
+            except Exception as e:  # shown on the page; screening goes on with the last ranking
+                self.retrain_error = f"{type(e).__name__}: {e}"
+            finally:
+                self.retraining = False
+
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        """Until no retrain is due or running (tests and benchmarks)."""
+        from triage.service import round_due
+
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self.project(readonly=True) as p:
+                due = round_due(p, self.preset, self.retrain_every)
+                if not due and not self.retraining:
+                    self._refresh(p)
+                    return
+            self._wake.set()
+            time.sleep(0.05)
+        raise TimeoutError("the retrain did not finish in time")
+
+    # -- sessions ----------------------------------------------------------------------------
+    def new_session(self) -> Session:
+        s = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32))
+        with self._state:
+            self.sessions[s.id] = s
+        return s
+
+    def session(self, session_id: str | None) -> Session | None:
+        with self._state:
+            return self.sessions.get(session_id or "")
+
+    # -- what to show ------------------------------------------------------------------------
+    def _queue(self, project: Project, rnd: RoundRow, reviewer: str) -> list[tuple[int, float]]:
+        from triage.service import reviewer_queue
+
+        key = (rnd.id, reviewer)
+        with self._state:
+            got = self._queues.get(key)
+        if got is None:
+            got = reviewer_queue(project, rnd, reviewer)
+            with self._state:
+                self._queues[key] = got
+        return got
+
+    def next_for(self, project: Project, session: Session) -> Shown:
+        """The record to show `session` now (and, single mode, hold it back from other sessions)."""
+        from triage.service import reviewer_progress
+
+        with self._state:
+            rnd, summary = self._round, self.summary
+        dual = project.mode() == "dual"
+        screened, found = reviewer_progress(project, session.reviewer)
+        n_records = len(rnd.record_ids) + rnd.n_train if rnd is not None else 0
+        pick, score = None, math.nan
+        if rnd is not None:
+            order = self._queue(project, rnd, session.reviewer)
+            done = project.done_for(session.reviewer)
+            first = [(session.show_first, math.nan)] if session.show_first is not None else []
+            now = time.monotonic()
+            with self._state:
+                for rid, held in list(self._leases.items()):
+                    if held[0] == session.id or now - held[1] > LEASE_SECONDS:
+                        del self._leases[rid]
+                for rid, sc in first + order:
+                    if rid in done or rid in session.skipped:
+                        continue
+                    if not dual and rid in self._leases:
+                        continue  # another reviewer has it open
+                    pick, score = rid, sc
+                    if not dual:
+                        self._leases[rid] = (session.id, now)
+                    break
+        return Shown(pick, score, rnd.id if rnd is not None else None, screened, found, n_records, summary,
+                     self.retraining)
+
+    # -- decisions ---------------------------------------------------------------------------
+    def decide(self, project: Project, session: Session, record_id: int, action: str, note: str = "",
+               reason: str = "") -> str:
+        """Apply one key of the screen page; returns the message to show ('' for none).
+
+        action: include / exclude / maybe (stored at once), skip (this session), undo (the
+        session's last label). A label for a record this reviewer has already decided (single
+        mode: anyone has labelled) is not stored again: a repeated request never duplicates a
+        decision, and one reviewer never overwrites another's label in single mode."""
+        reviewer = session.reviewer
+        if action in LABELS:
+            with self._write:
+                if record_id in project.done_for(reviewer):
+                    return f"Record {record_id} is already labelled; nothing changed."
+                with self._state:
+                    round_id = self._round.id if self._round is not None else None
+                project.add_labels([(record_id, action)], reviewer=reviewer, origin="ranked", round_id=round_id,
+                                   note=note, reason=reason)
+            session.undo.append(record_id)
+            if session.show_first == record_id:
+                session.show_first = None
+            self._release(session)
+            self._wake.set()
+            return f"Saved: record {record_id} -> {action}" + (" with the note." if note else ".")
+        if action == "skip":
+            session.skipped.add(record_id)
+            if session.show_first == record_id:
+                session.show_first = None
+            self._release(session)
+            return ""
+        if action == "undo":
+            if not session.undo:
+                return "Nothing to undo in this session."
+            last = session.undo[-1]
+            with self._write:
+                labels = (project.reviewer_labels(reviewer) if project.mode() == "dual"
+                          else project.current_labels())
+                was = labels.get(last)
+                if was is not None:
+                    with self._state:
+                        round_id = self._round.id if self._round is not None else None
+                    project.add_labels([(last, None)], reviewer=reviewer, origin="ranked", round_id=round_id)
+            session.undo.pop()
+            session.skipped.discard(last)
+            session.show_first = last
+            self._release(session)
+            self._wake.set()
+            return f"Undone: record {last} (was {was}); it is shown again."
+        raise LabelError(f"unknown action {action!r} (use include, exclude, maybe, skip or undo)")
+
+    def _release(self, session: Session) -> None:
+        with self._state:
+            for rid in [r for r, held in self._leases.items() if held[0] == session.id]:
+                del self._leases[rid]
