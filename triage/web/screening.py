@@ -69,6 +69,9 @@ class Screening:
         self._state = threading.Lock()  # leases, queues, sessions, round
         self._leases: dict[int, tuple[str, float]] = {}  # record id -> (session id, last seen)
         self._queues: dict[tuple[int, str], list[tuple[int, float]]] = {}
+        # single mode: records labelled through this server, so that a request that read the
+        # labels just before another's commit cannot hand out a record as its lease is released
+        self._labelled: set[int] = set()
         self._round: RoundRow | None = None
         self.summary = ""
         self.retraining = False
@@ -199,8 +202,8 @@ class Screening:
                 for rid, sc in first + order:
                     if rid in done or rid in session.skipped:
                         continue
-                    if not dual and rid in self._leases:
-                        continue  # another reviewer has it open
+                    if not dual and (rid in self._leases or rid in self._labelled):
+                        continue  # another reviewer has it open, or has just labelled it
                     pick, score = rid, sc
                     if not dual:
                         self._leases[rid] = (session.id, now)
@@ -226,6 +229,8 @@ class Screening:
                     round_id = self._round.id if self._round is not None else None
                 project.add_labels([(record_id, action)], reviewer=reviewer, origin="ranked", round_id=round_id,
                                    note=note, reason=reason)
+                with self._state:
+                    self._labelled.add(record_id)
             session.undo.append(record_id)
             if session.show_first == record_id:
                 session.show_first = None
@@ -250,6 +255,8 @@ class Screening:
                     with self._state:
                         round_id = self._round.id if self._round is not None else None
                     project.add_labels([(last, None)], reviewer=reviewer, origin="ranked", round_id=round_id)
+                with self._state:
+                    self._labelled.discard(last)
             session.undo.pop()
             session.skipped.discard(last)
             session.show_first = last
