@@ -166,6 +166,9 @@ def main(argv=None) -> None:
     ap.add_argument("--reviewers", type=int, default=8)
     ap.add_argument("--concurrent-decisions", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--retrain-in", choices=["process", "thread"], default="process",
+                    help="Where the server retrains (`triage serve --retrain-in`, hidden): its helper process "
+                         "(the default) or a thread of the server process.")
     ap.add_argument("--out", default=None, help="Also write the JSON result here.")
     args = ap.parse_args(argv)
     workdir = Path(args.workdir)
@@ -179,8 +182,9 @@ def main(argv=None) -> None:
     log = open(workdir / "serve.log", "w")
     t0 = time.perf_counter()
     server = subprocess.Popen([sys.executable, "-m", "triage", "serve", str(proj), "--port", "0", "--no-browser",
-                               "--preset", args.preset], stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+                               "--preset", args.preset, "--retrain-in", args.retrain_in], stdout=subprocess.PIPE, stderr=log, text=True, env=env)
     result: dict = {"records": args.records, "data": "real" if args.data_dir else "synthetic", "preset": args.preset,
+                    "retrain_in": args.retrain_in,
                     "cpus": os.cpu_count(), "python": platform.python_version(), "build_s": round(build_s, 1)}
     try:
         line = server.stdout.readline()
@@ -275,7 +279,7 @@ def main(argv=None) -> None:
     print(json.dumps(result))
     s, c, v = result["sequential"], result["concurrent"], result["verify"]
     print(f"""
-| {args.records:,} records ({result['data']}, {args.preset}) | |
+| {args.records:,} records ({result['data']}, {args.preset}, retrain in a {args.retrain_in}) | |
 |---|---|
 | round trip, {s['decisions']} decisions one after another | p50 {s['p50_ms']} ms, p95 **{s['p95_ms']} ms** (max {s['max_ms']} ms) |
 | of them while a retrain ran ({s['during_retrain']}) | p50 {s['p50_retrain_ms']} ms, p95 **{s['p95_retrain_ms']} ms** |

@@ -251,11 +251,18 @@ def reviewer_queue(project: Project, rnd: RoundRow, reviewer: str) -> list[tuple
 def reviewer_progress(project: Project, reviewer: str) -> tuple[int, int]:
     """(records screened, relevant found) as a screening front end shows them: the project's in
     single mode; in dual mode the reviewer's own (blinded: a colleague's decisions are not shown)."""
+    return reviewer_view(project, reviewer)[1:]
+
+
+def reviewer_view(project: Project, reviewer: str) -> tuple[set[int], int, int]:
+    """(`Project.done_for(reviewer)`, records screened, relevant found): what a screening front
+    end needs after each label. Single mode reads the labels once (every labelled record is done
+    for everyone, and the counts are `Project.counts()`'s)."""
     if project.mode() == "single":
-        counts = project.counts()
-        return counts["labelled"], counts["included"] + counts["maybe"]
+        labels = project.current_labels()
+        return set(labels), len(labels), sum(1 for v in labels.values() if v != "exclude")
     own = project.reviewer_labels(reviewer)
-    return len(own), sum(1 for v in own.values() if v != "exclude")
+    return project.done_for(reviewer), len(own), sum(1 for v in own.values() if v != "exclude")
 
 
 def project_pool(project: Project, history: History | None = None) -> np.ndarray:

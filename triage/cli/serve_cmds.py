@@ -32,8 +32,10 @@ def is_loopback(host: str) -> bool:
 @click.option("--preset", default=None, help="Model preset (default: the project's).")
 @click.option("--retrain-every", default=None, type=click.IntRange(min=1),
               help="Retrain after this many labels (default: the preset's schedule, as `triage screen`).")
+@click.option("--retrain-in", type=click.Choice(["process", "thread"]), default="process", hidden=True,
+              help="Where retrains run (benchmarks/serve_load.py compares the two).")
 def serve(directory: str, port: int, host: str, no_browser: bool, preset: str | None,
-          retrain_every: int | None) -> None:
+          retrain_every: int | None, retrain_in: str) -> None:
     """Screen in the browser: serve the project on this machine and open the page.
 
     Prints an address with a random access token (the page asks each reviewer's name once per
@@ -54,7 +56,7 @@ def serve(directory: str, port: int, host: str, no_browser: bool, preset: str | 
                    "(not encrypted). Anyone with the address (it holds the token) can read and label the "
                    "project. Use it only on a network you trust.", err=True)
     token = secrets.token_urlsafe(32)
-    app = create_app(directory, token, preset, retrain_every)
+    app = create_app(directory, token, preset, retrain_every, retrain_process=retrain_in == "process")
     state = app.extensions["triage"]
     try:
         try:

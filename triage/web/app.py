@@ -27,14 +27,16 @@ _BEFORE_NAME = {"web.name", "static"}
 
 
 def create_app(directory: str | Path, token: str, preset: str | None = None, retrain_every: int | None = None,
-               worker: bool = True) -> Flask:
+               worker: bool = True, retrain_process: bool = True) -> Flask:
     """The app serving the project in `directory`; `token` is the access token of the printed URL.
 
     Ranks first if a round is due (raises TriageError when the project cannot be screened), then
-    starts the retrain thread (unless `worker` is False). Stop it with `app.extensions["triage"].close()`."""
+    starts the retrain thread (unless `worker` is False), which retrains in a helper process (or, with
+    `retrain_process` False, itself). Stop them with `app.extensions["triage"].close()`."""
     if not token:
         raise ValueError("an access token is required")
-    screening = Screening(directory, preset, retrain_every, on_wait=lambda msg: print(msg, flush=True))
+    screening = Screening(directory, preset, retrain_every, on_wait=lambda msg: print(msg, flush=True),
+                          retrain_process=retrain_process)
     screening.start(worker=worker)
     app = Flask(__name__)
     app.extensions["triage"] = screening

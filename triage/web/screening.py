@@ -4,14 +4,21 @@ What each reviewer sees next: the current round's ranking (`service.reviewer_que
 round and reviewer) minus what is done for them (`Project.done_for`, read on every request), minus
 what they skipped this session, minus (single mode) records another reviewer has open right now.
 A decision is committed with `Project.add_labels` (as `triage screen` stores it: origin 'ranked',
-the round that proposed it) before the response; retraining runs in one background thread
-(`service.round_due` / `service.rank`), and the next record never waits for it.
+the round that proposed it) before the response. Retraining never delays a page: one background
+thread asks a long-lived helper process (`triage.web.retrain`: `service.round_due`, `service.rank`,
+`service.summary_line`) after each decision, one retrain at a time; pages use the latest stored
+round meanwhile. (In the server's own threads a retrain held the GIL for most of a second per
+round and more than doubled the p95 round trip of BENCHMARKS.md section 11.)
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import secrets
+import subprocess
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -61,7 +68,7 @@ class Screening:
     """The screening state of one project served to many sessions (thread-safe)."""
 
     def __init__(self, directory: str | Path, preset: str | None = None, retrain_every: int | None = None,
-                 on_wait: Callable[[str], None] | None = None):
+                 on_wait: Callable[[str], None] | None = None, retrain_process: bool = True):
         self.directory = Path(directory)
         self.preset, self.retrain_every = preset, retrain_every
         self._on_wait = on_wait
@@ -79,6 +86,9 @@ class Screening:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._retrain_process = retrain_process
+        self._proc: subprocess.Popen | None = None
+        self._views: dict[tuple, tuple[set[int], int, int]] = {}  # (last event id, reviewer) -> reviewer_view
         self.sessions: dict[str, Session] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -97,24 +107,50 @@ class Screening:
             current_round(p, self.preset, batch_size=self.retrain_every)
             self._refresh(p)
         if worker:
+            if self._retrain_process:
+                self._start_process()
             self._thread = threading.Thread(target=self._retrain_loop, name="triage-retrain", daemon=True)
             self._thread.start()
 
+    def _start_process(self) -> None:
+        import triage
+
+        cmd = [sys.executable, "-m", "triage.web.retrain", str(self.directory)]
+        cmd += ["--preset", self.preset] if self.preset else []
+        cmd += ["--retrain-every", str(self.retrain_every)] if self.retrain_every else []
+        root = str(Path(triage.__file__).resolve().parents[1])  # this very triage, also from a source tree
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(x for x in (root, os.environ.get("PYTHONPATH")) if x)}
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        if json.loads(self._proc.stdout.readline() or "{}").get("event") != "ready":
+            raise RuntimeError("the retrain process of `triage serve` did not start")
+
     def close(self, timeout: float = 30.0) -> None:
-        """Stop the retrain thread (a round in progress finishes and is stored first)."""
+        """Stop the retrain thread and process (a round in progress is stored whole or not at all)."""
         self._stop.set()
         self._wake.set()
+        if self._proc is not None:
+            try:
+                self._proc.stdin.close()  # the process ends after its current retrain
+            except OSError:
+                pass
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._proc.terminate()
+                self._proc.wait()
 
-    def _refresh(self, project: Project) -> None:
+    def _refresh(self, project: Project, summary: str | None = None) -> None:
         """Take the project's latest round (and its stopping summary) if it is new."""
         from triage.service import summary_line
 
         latest = project.latest_round()
         if latest is None or (self._round is not None and latest.id == self._round.id):
             return
-        summary = summary_line(project) if project.mode() == "single" else ""  # dual: blinded, as `screen`
+        if summary is None:
+            summary = summary_line(project) if project.mode() == "single" else ""  # dual: blinded, as `screen`
         with self._state:
             self._round, self.summary = latest, summary
             self._queues.clear()
@@ -122,24 +158,45 @@ class Screening:
     def _retrain_loop(self) -> None:
         """One retrain at a time: after each decision (or every few seconds, to see rounds that
         another process stored), retrain when the schedule says so."""
-        from triage.service import rank, round_due
-
         while not self._stop.is_set():
             self._wake.wait(timeout=5.0)
             self._wake.clear()
             if self._stop.is_set():
                 return
             try:
+                summary = self._retrain_elsewhere() if self._proc is not None else self._retrain_here()
                 with self.project() as p:
-                    if round_due(p, self.preset, self.retrain_every):
-                        self.retraining = True
-                        rank(p, self.preset, progress=False)
-                    self._refresh(p)
-                self.retrain_error = ""
+                    self._refresh(p, summary)
             except Exception as e:  # shown on the page; screening goes on with the last ranking
                 self.retrain_error = f"{type(e).__name__}: {e}"
             finally:
                 self.retraining = False
+
+    def _retrain_here(self) -> str | None:
+        from triage.service import rank, round_due, summary_line
+
+        with self.project() as p:
+            if not round_due(p, self.preset, self.retrain_every):
+                return None
+            self.retraining = True
+            rank(p, self.preset, progress=False)
+            self.retrain_error = ""
+            return summary_line(p) if p.mode() == "single" else ""
+
+    def _retrain_elsewhere(self) -> str | None:
+        """Ask the retrain process; its summary line when it ranked (None when no round was due)."""
+        self._proc.stdin.write("check\n")
+        self._proc.stdin.flush()
+        while True:
+            line = self._proc.stdout.readline()
+            if not line:
+                raise RuntimeError("the retrain process ended")
+            msg = json.loads(line)
+            if msg["event"] == "started":
+                self.retraining = True
+            elif msg["event"] == "done":
+                self.retrain_error = msg["error"]
+                return msg["summary"] if msg["ranked"] else None
 
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Until no retrain is due or running (tests and benchmarks)."""
@@ -180,19 +237,31 @@ class Screening:
                 self._queues[key] = got
         return got
 
+    def _view(self, project: Project, reviewer: str, dual: bool) -> tuple[set[int], int, int]:
+        """`service.reviewer_view`, read once per change of the project's labels (single mode: once
+        for all reviewers) instead of on every request."""
+        from triage.service import reviewer_view
+
+        key = (project.last_event_id(), reviewer if dual else "")
+        with self._state:
+            got = self._views.get(key)
+        if got is None:
+            got = reviewer_view(project, reviewer)
+            with self._state:
+                self._views = {k: v for k, v in self._views.items() if k[0] == key[0]}
+                self._views[key] = got
+        return got
+
     def next_for(self, project: Project, session: Session) -> Shown:
         """The record to show `session` now (and, single mode, hold it back from other sessions)."""
-        from triage.service import reviewer_progress
-
         with self._state:
             rnd, summary = self._round, self.summary
         dual = project.mode() == "dual"
-        screened, found = reviewer_progress(project, session.reviewer)
+        done, screened, found = self._view(project, session.reviewer, dual)
         n_records = len(rnd.record_ids) + rnd.n_train if rnd is not None else 0
         pick, score = None, math.nan
         if rnd is not None:
             order = self._queue(project, rnd, session.reviewer)
-            done = project.done_for(session.reviewer)
             first = [(session.show_first, math.nan)] if session.show_first is not None else []
             now = time.monotonic()
             with self._state:
@@ -223,7 +292,7 @@ class Screening:
         reviewer = session.reviewer
         if action in LABELS:
             with self._write:
-                if record_id in project.done_for(reviewer):
+                if self._done(project, record_id, reviewer):
                     return f"Record {record_id} is already labelled; nothing changed."
                 with self._state:
                     round_id = self._round.id if self._round is not None else None
@@ -264,6 +333,17 @@ class Screening:
             self._wake.set()
             return f"Undone: record {last} (was {was}); it is shown again."
         raise LabelError(f"unknown action {action!r} (use include, exclude, maybe, skip or undo)")
+
+    @staticmethod
+    def _done(project: Project, record_id: int, reviewer: str) -> bool:
+        """Whether `record_id` is in `Project.done_for(reviewer)`, from that record's events alone
+        (the same fold, `triage.store.decisions`, without reading every other record's)."""
+        from triage.store import decisions
+
+        mode = project.mode()
+        events = [decisions.Event(e.id, e.record_id, e.label, e.origin, e.reviewer, e.round_id, e.kind)
+                  for e in project.label_events(record_id)]
+        return record_id in decisions.done_for(decisions.fold(events, mode), mode, reviewer)
 
     def _release(self, session: Session) -> None:
         with self._state:
