@@ -94,8 +94,8 @@ def build_project(args, workdir: Path) -> tuple[Path, dict[str, int]]:
         w.writeheader()
         w.writerows(rows)
     proj = workdir / "proj"
-    cli.main(["init", str(proj), "--preset", args.preset, "--question", "a synthetic review question"],
-             standalone_mode=False)
+    cli.main(["init", str(proj), "--preset", args.preset, "--question", "a synthetic review question"]
+             + (["--dual"] if args.mode == "dual" else []), standalone_mode=False)
     cli.main(["import", str(proj), str(data)], standalone_mode=False)
     return proj, {r["title"]: int(g) for r, g in zip(rows, gold)}
 
@@ -166,6 +166,8 @@ def main(argv=None) -> None:
     ap.add_argument("--reviewers", type=int, default=8)
     ap.add_argument("--concurrent-decisions", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--mode", choices=["single", "dual"], default="single",
+                    help="dual: blinded dual screening (every reviewer screens the same top records).")
     ap.add_argument("--retrain-in", choices=["process", "thread"], default="process",
                     help="Where the server retrains (`triage serve --retrain-in`, hidden): its helper process "
                          "(the default) or a thread of the server process.")
@@ -184,7 +186,7 @@ def main(argv=None) -> None:
     server = subprocess.Popen([sys.executable, "-m", "triage", "serve", str(proj), "--port", "0", "--no-browser",
                                "--preset", args.preset, "--retrain-in", args.retrain_in], stdout=subprocess.PIPE, stderr=log, text=True, env=env)
     result: dict = {"records": args.records, "data": "real" if args.data_dir else "synthetic", "preset": args.preset,
-                    "retrain_in": args.retrain_in,
+                    "retrain_in": args.retrain_in, "mode": args.mode,
                     "cpus": os.cpu_count(), "python": platform.python_version(), "build_s": round(build_s, 1)}
     try:
         line = server.stdout.readline()
@@ -272,14 +274,15 @@ def main(argv=None) -> None:
     count = Counter(stored)
     result["verify"] = {"acknowledged": len(acked), "stored_events": len(stored),
                         "lost": sum(1 for a in acked if count[a] == 0),
-                        # every decision labels a new record (no undo here): one event per record
-                        "duplicated": sum(c - 1 for c in Counter(r for _, r, _ in stored).values() if c > 1),
+                        # no undo here: one event per record (dual mode: per reviewer and record)
+                        "duplicated": sum(c - 1 for c in Counter((w if args.mode == "dual" else "", r)
+                                                                 for w, r, _ in stored).values() if c > 1),
                         "not_acknowledged_but_stored": sum(1 for s in count if s not in set(acked)),
                         "rounds": n_rounds}
     print(json.dumps(result))
     s, c, v = result["sequential"], result["concurrent"], result["verify"]
     print(f"""
-| {args.records:,} records ({result['data']}, {args.preset}, retrain in a {args.retrain_in}) | |
+| {args.records:,} records ({result['data']}, {args.preset}, {args.mode} mode, retrain in a {args.retrain_in}) | |
 |---|---|
 | round trip, {s['decisions']} decisions one after another | p50 {s['p50_ms']} ms, p95 **{s['p95_ms']} ms** (max {s['max_ms']} ms) |
 | of them while a retrain ran ({s['during_retrain']}) | p50 {s['p50_retrain_ms']} ms, p95 **{s['p95_retrain_ms']} ms** |

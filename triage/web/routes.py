@@ -125,8 +125,8 @@ def project_page():
     state = screening()
     with state.project(readonly=True) as p:
         counts = p.counts()
-        groups = [p.group_members(rep) for rep, _ in p.duplicate_groups()[:200]]
-        n_groups = len(p.duplicate_groups())
+        reps = [rep for rep, _ in p.duplicate_groups()]
+        groups, n_groups = [p.group_members(rep) for rep in reps[:200]], len(reps)
         ctx = {"counts": counts, "sources": p.sources(), "groups": groups, "n_groups": n_groups,
                "prisma": prisma_counts(p), "embedding": embedding_status(p) if counts["records"] else None,
                "name": p.directory.name}

@@ -144,16 +144,21 @@ class Screening:
 
     def _refresh(self, project: Project, summary: str | None = None) -> None:
         """Take the project's latest round (and its stopping summary) if it is new."""
-        from triage.service import summary_line
+        from triage.service import reviewer_queue, summary_line
 
         latest = project.latest_round()
         if latest is None or (self._round is not None and latest.id == self._round.id):
             return
         if summary is None:
             summary = summary_line(project) if project.mode() == "single" else ""  # dual: blinded, as `screen`
+        # the queues of the new round are built here, off the request path, before it is used
         with self._state:
-            self._round, self.summary = latest, summary
-            self._queues.clear()
+            reviewers = {s.reviewer for s in self.sessions.values() if s.reviewer}
+        if project.mode() == "single":
+            reviewers = {""} if reviewers else set()  # one queue for all: the pool minus every label
+        queues = {(latest.id, r): reviewer_queue(project, latest, r) for r in sorted(reviewers)}
+        with self._state:
+            self._round, self.summary, self._queues = latest, summary, queues
 
     def _retrain_loop(self) -> None:
         """One retrain at a time: after each decision (or every few seconds, to see rounds that
@@ -225,14 +230,15 @@ class Screening:
             return self.sessions.get(session_id or "")
 
     # -- what to show ------------------------------------------------------------------------
-    def _queue(self, project: Project, rnd: RoundRow, reviewer: str) -> list[tuple[int, float]]:
+    def _queue(self, project: Project, rnd: RoundRow, reviewer: str, dual: bool) -> list[tuple[int, float]]:
+        """`service.reviewer_queue` of the round (single mode: the same for every reviewer), cached."""
         from triage.service import reviewer_queue
 
-        key = (rnd.id, reviewer)
+        key = (rnd.id, reviewer if dual else "")
         with self._state:
             got = self._queues.get(key)
         if got is None:
-            got = reviewer_queue(project, rnd, reviewer)
+            got = reviewer_queue(project, rnd, key[1])
             with self._state:
                 self._queues[key] = got
         return got
@@ -261,7 +267,7 @@ class Screening:
         n_records = len(rnd.record_ids) + rnd.n_train if rnd is not None else 0
         pick, score = None, math.nan
         if rnd is not None:
-            order = self._queue(project, rnd, session.reviewer)
+            order = self._queue(project, rnd, session.reviewer, dual)
             first = [(session.show_first, math.nan)] if session.show_first is not None else []
             now = time.monotonic()
             with self._state:
