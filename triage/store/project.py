@@ -469,11 +469,11 @@ class Project:
                 c.execute(f"PRAGMA user_version = {v}")
 
     def close(self) -> None:
-        with _LIVE_LOCK:
+        with _LIVE_LOCK:  # closed before it stops counting (see _LIVE)
+            self._conn.close()
             if not getattr(self, "_closed", False) and _LIVE.get(self._live):
                 _LIVE[self._live] -= 1
             self._closed = True
-        self._conn.close()
 
     def __enter__(self) -> "Project":
         return self
