@@ -45,6 +45,10 @@ def _browser(tmp_path: Path):
 def server(tmp_path):
     """`triage serve` on a free loopback port: (url with the token, project dir, process)."""
     proj = make_project(tmp_path, n=40, hostile=HOSTILE, question="zebrafish hypoxia")
+    with Project.open(proj) as p:
+        from triage.team import add_reasons
+
+        add_reasons(p, ["wrong population", "wrong design"])
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
            "HF_HUB_OFFLINE": "1", "TRIAGE_BACKGROUND_EMBEDDING": "0"}
     log = tmp_path / "serve.log"
@@ -87,18 +91,24 @@ def test_keyboard_screening_of_20_records_in_headless_chromium(server, tmp_path)
 
         body = driver.find_element(By.TAG_NAME, "body")
         shown = []
-        keys = "ieimeeeiemeeieeeemei"  # 20 decisions: include, exclude, maybe
+        # 20 decisions: i include, m maybe, e then 1 (reason 1) or 0 (no reason), n note then a label
+        steps = (["i", "e0", "e1", "m", "e0"] * 3 + ["n", "i", "e0", "e1", "m"])[:20]
 
         def shown_id(d):  # read in one step: the panel is replaced after each key
             return d.execute_script("const r = document.getElementById('record'); return r && r.dataset.recordId")
 
-        for key in keys:
+        for step in steps:
             rid = shown_id(driver)
             shown.append(int(rid))
-            body.send_keys(key)
+            if step == "n":  # the note box opens; Enter keeps the note for the next label
+                body.send_keys("n")
+                driver.find_element(By.ID, "note").send_keys("checked in the browser\n")
+                step = "m"
+            for key in step:
+                body.send_keys(key)
             wait.until(lambda d: shown_id(d) not in (None, rid))
         progress = driver.find_element(By.CSS_SELECTOR, ".progress").text
-        found = keys.count("i") + keys.count("m")
+        found = sum(1 for s in steps if s in ("i", "m", "n"))
         assert progress.startswith(f"Screened 20 of 40 | found {found}"), progress
         driver.save_screenshot(str(tmp_path / "after-20.png"))
     finally:
@@ -106,6 +116,8 @@ def test_keyboard_screening_of_20_records_in_headless_chromium(server, tmp_path)
     assert (tmp_path / "screen.png").stat().st_size > 0
     with Project.open(proj, readonly=True) as p:
         events = p.label_events()
-    label = {"i": "include", "e": "exclude", "m": "maybe"}
-    assert [(e.record_id, e.label) for e in events] == [(r, label[k]) for r, k in zip(shown, keys)]
+    label = {"i": "include", "e": "exclude", "m": "maybe", "n": "maybe"}
+    assert [(e.record_id, e.label) for e in events] == [(r, label[s[0]]) for r, s in zip(shown, steps)]
+    assert [e.reason for e in events] == ["wrong population" if s == "e1" else "" for s in steps]
+    assert [e.note for e in events] == ["checked in the browser" if s == "n" else "" for s in steps]
     assert {e.reviewer for e in events} == {"selenium reviewer"} and len(set(shown)) == 20

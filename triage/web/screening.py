@@ -8,7 +8,7 @@ the round that proposed it) before the response. Retraining never delays a page:
 thread asks a long-lived helper process (`triage.web.retrain`: `service.round_due`, `service.rank`,
 `service.summary_line`) after each decision, one retrain at a time; pages use the latest stored
 round meanwhile. (In the server's own threads a retrain held the GIL for most of a second per
-round and more than doubled the p95 round trip of BENCHMARKS.md section 11.)
+round and quadrupled the p95 round trip: BENCHMARKS.md section 11.)
 """
 
 from __future__ import annotations
