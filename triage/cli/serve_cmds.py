@@ -75,10 +75,11 @@ def serve(directory: str, port: int, host: str, no_browser: bool, preset: str | 
         if not no_browser:
             threading.Timer(0.5, webbrowser.open, args=(url,)).start()
         try:
-            server.run()
+            server.run()  # returns on Ctrl-C (waitress catches KeyboardInterrupt)
         except KeyboardInterrupt:
-            click.echo("Stopped: every label given is saved.", err=True)
+            pass
         finally:
             server.close()
+        click.echo("Stopped: every label given is saved.", err=True)
     finally:
         state.close()

@@ -23,8 +23,14 @@ def main(argv=None) -> None:
     ap.add_argument("--retrain-every", type=int, default=None)
     args = ap.parse_args(argv)
 
+    import signal
+
     from triage.service import rank, round_due, summary_line
     from triage.store.project import Project
+
+    # Ctrl-C in the server's terminal reaches this process too: finish the retrain in progress and
+    # end when the server closes stdin (or dies), never with a traceback in the middle of a round
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def say(**msg) -> None:
         sys.stdout.write(json.dumps(msg) + "\n")
