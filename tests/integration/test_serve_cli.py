@@ -25,3 +25,28 @@ def test_serving_beyond_loopback_warns_first(tmp_path):
     assert r.stderr.startswith("Warning: serving on 0.0.0.0 makes the page reachable from other machines")
     assert "has no records yet" in r.stderr
     assert "Warning" not in run("serve", tmp_path / "empty", "--no-browser", ok=False).stderr
+
+
+def test_ctrl_c_stops_the_server_and_its_retrain_process_cleanly(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from _serve_helpers import make_project
+
+    proj = make_project(tmp_path, n=12)
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo), "HF_HUB_OFFLINE": "1", "TRIAGE_BACKGROUND_EMBEDDING": "0"}
+    p = subprocess.Popen([sys.executable, "-m", "triage", "serve", str(proj), "--port", "0", "--no-browser",
+                          "--preset", "tfidf_svm"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=env, start_new_session=True)
+    try:
+        assert "?token=" in p.stdout.readline()
+        os.killpg(p.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole process group
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0 and "Stopped: every label given is saved." in err and "Traceback" not in err
