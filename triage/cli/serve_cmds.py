@@ -69,12 +69,12 @@ def serve(directory: str, port: int, host: str, no_browser: bool, preset: str | 
         if ":" in shown_host:
             shown_host = f"[{shown_host}]"
         url = f"http://{shown_host}:{server.effective_port}/?token={token}"
-        click.echo(f"Serving {directory} at {url}")
-        click.echo("Open that address in your browser (it holds the access token). Every label is saved as you "
-                   "give it; Ctrl-C stops the server.", err=True)
-        if not no_browser:
-            threading.Timer(0.5, webbrowser.open, args=(url,)).start()
         try:
+            click.echo(f"Serving {directory} at {url}")
+            click.echo("Open that address in your browser (it holds the access token). Every label is saved as "
+                       "you give it; Ctrl-C stops the server.", err=True)
+            if not no_browser:
+                threading.Timer(0.5, webbrowser.open, args=(url,)).start()
             server.run()  # returns on Ctrl-C (waitress catches KeyboardInterrupt)
         except KeyboardInterrupt:
             pass
