@@ -248,6 +248,23 @@ def reviewer_queue(project: Project, rnd: RoundRow, reviewer: str) -> list[tuple
     return [(i, s) for i, s in earlier + pool if i not in done]
 
 
+def reviewer_progress(project: Project, reviewer: str) -> tuple[int, int]:
+    """(records screened, relevant found) as a screening front end shows them: the project's in
+    single mode; in dual mode the reviewer's own (blinded: a colleague's decisions are not shown)."""
+    return reviewer_view(project, reviewer)[1:]
+
+
+def reviewer_view(project: Project, reviewer: str) -> tuple[set[int], int, int]:
+    """(`Project.done_for(reviewer)`, records screened, relevant found): what a screening front
+    end needs after each label. Single mode reads the labels once (every labelled record is done
+    for everyone, and the counts are `Project.counts()`'s)."""
+    if project.mode() == "single":
+        labels = project.current_labels()
+        return set(labels), len(labels), sum(1 for v in labels.values() if v != "exclude")
+    own = project.reviewer_labels(reviewer)
+    return project.done_for(reviewer), len(own), sum(1 for v in own.values() if v != "exclude")
+
+
 def project_pool(project: Project, history: History | None = None) -> np.ndarray:
     """Ids of the unlabelled records (group representatives), ascending: the pool."""
     labelled = set((history or project.history()).record_ids.tolist())
@@ -301,6 +318,39 @@ def _record_by_name(project: Project, name: str, id_column: str | None) -> int:
                          "give triage's record id with --record")
     return next(iter(hits))
 
+
+
+# -- exports -------------------------------------------------------------------------------------
+def export_text(project: Project, which: str = "all", what: str = "records", fmt: str | None = None,
+                reviewer: str | None = None) -> tuple[str, str, int]:
+    """(text, format, rows) of `triage export`: what = records (one row per de-duplicated record
+    with its label, `which` of them; ris or csv) or decisions (the audit trail; csv or json).
+    fmt None: ris for records, csv for decisions."""
+    import io
+    import json
+
+    from triage.io.writers import write_csv, write_ris, write_table
+    from triage.store.labels_io import export_rows
+
+    fmt = fmt or ("ris" if what == "records" else "csv")
+    allowed = ("ris", "csv") if what == "records" else ("csv", "json")
+    if what not in ("records", "decisions"):
+        raise TriageError(f"unknown export {what!r} (use records or decisions)")
+    if fmt not in allowed:
+        raise TriageError(f"--what {what} is written as {' or '.join(allowed)}, not {fmt}")
+    buf = io.StringIO(newline="")
+    if what == "decisions":
+        from triage.team import decision_rows
+
+        header, drows = decision_rows(project, reviewer)
+        if fmt == "json":
+            buf.write(json.dumps([dict(zip(header, r)) for r in drows], indent=2, ensure_ascii=False) + "\n")
+        else:
+            write_table(header, drows, buf)
+        n = len(drows)
+    else:
+        n = (write_csv if fmt == "csv" else write_ris)(export_rows(project, which, reviewer), buf)
+    return buf.getvalue(), fmt, n
 
 
 # -- certification sample ------------------------------------------------------------------------

@@ -201,6 +201,27 @@ def terms(project: Project) -> dict[str, list[str]]:
     return {"include": list(got.get("include", [])), "exclude": list(got.get("exclude", []))}
 
 
+def term_spans(text: str, term_lists: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """`text` cut into (piece, kind) with kind "include", "exclude" or "" (plain), for every front
+    end that highlights the project's terms (`screen` in the terminal, `serve` in the browser).
+    Case-insensitive, any part of a word matches, longer terms first; a term in both lists counts
+    as exclude. The pieces joined give `text` back."""
+    kind = {t.casefold(): "include" for t in term_lists.get("include", []) if t}
+    kind.update({t.casefold(): "exclude" for t in term_lists.get("exclude", []) if t})
+    if not kind or not text:
+        return [(text, "")] if text else []
+    pattern = re.compile("|".join(re.escape(t) for t in sorted(kind, key=len, reverse=True)), re.IGNORECASE)
+    out, at = [], 0
+    for m in pattern.finditer(text):
+        if m.start() > at:
+            out.append((text[at:m.start()], ""))
+        out.append((m.group(0), kind[m.group(0).casefold()]))
+        at = m.end()
+    if at < len(text):
+        out.append((text[at:], ""))
+    return out
+
+
 def set_terms(project: Project, include: list[str] | None, exclude: list[str] | None) -> dict[str, list[str]]:
     """Replace the include and/or exclude term lists (None keeps a list as it is)."""
     now = terms(project)
@@ -264,6 +285,18 @@ def prisma_counts(project: Project) -> dict:
     if c.get("mode") == "dual":
         out["conflicts"], out["awaiting_second"] = c["conflicts"], c["awaiting_second"]
     return out
+
+
+def reviewer_counts(project: Project) -> dict[str, dict[str, int]]:
+    """reviewer -> {"include", "exclude", "maybe", "total"}: each reviewer's current own decisions
+    (kind 'decision' events; a later label replaces an earlier one, an undo removes it)."""
+    out: dict[str, dict[str, int]] = {}
+    for s in project.record_states().values():
+        for who, label in s.by_reviewer.items():
+            c = out.setdefault(who, {"include": 0, "exclude": 0, "maybe": 0, "total": 0})
+            c[label] += 1
+            c["total"] += 1
+    return dict(sorted(out.items()))
 
 
 DECISION_COLUMNS = ("event_id", "record_id", "kind", "reviewer", "created_at", "round", "origin", "label", "note",

@@ -38,7 +38,8 @@ def main() -> None:
 
 # Imported last, for their side effect of adding commands to `cli`.
 from triage.cli import (  # noqa: E402,F401
-    features_cmds, maintenance_cmds, project_cmds, records_cmds, report_cmds, screen_cmds, simulate_cmds, team_cmds,
+    features_cmds, maintenance_cmds, project_cmds, records_cmds, report_cmds, screen_cmds, serve_cmds, simulate_cmds,
+    team_cmds,
 )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -153,42 +152,22 @@ def export(directory: str, which: str, what: str, fmt: str | None, as_json: bool
            reviewer: str | None) -> None:
     """Export de-duplicated records with their labels (RIS or CSV), or the decisions (audit trail)."""
     from triage.io.output import refuse_protected, write_output
-    from triage.io.writers import write_csv, write_ris
-    from triage.store.labels_io import export_rows, refuse_unimported
+    from triage.service import export_text
+    from triage.store.labels_io import refuse_unimported
 
     if as_json:
         fmt = fmt or "json"
-    fmt = fmt or ("ris" if what == "records" else "csv")
-    allowed = ("ris", "csv") if what == "records" else ("csv", "json")
-    if fmt not in allowed:
-        raise TriageError(f"--what {what} is written as {' or '.join(allowed)}, not {fmt}")
     if out:
         refuse_protected(out, directory)
     with Project.open(directory, readonly=True) as project:
         if out:
             refuse_unimported(project, out)
-        if what == "decisions":
-            from triage.team import decision_rows
-
-            header, drows = decision_rows(project, reviewer)
-        else:
-            rows = export_rows(project, which, reviewer)
-    buf = io.StringIO(newline="")
-    if what == "decisions":
-        if fmt == "json":
-            buf.write(json.dumps([dict(zip(header, r)) for r in drows], indent=2, ensure_ascii=False) + "\n")
-        else:
-            from triage.io.writers import write_table
-
-            write_table(header, drows, buf)
-        n = len(drows)
-    else:
-        n = (write_csv if fmt == "csv" else write_ris)(rows, buf)
+        text, fmt, n = export_text(project, which, what, fmt, reviewer)
     if out:
-        write_output(out, buf.getvalue(), project_dir=directory)
+        write_output(out, text, project_dir=directory)
         click.echo(f"Wrote {n} records to {out}", err=True)
     else:
-        click.echo(buf.getvalue(), nl=False)
+        click.echo(text, nl=False)
 
 
 @cli.command(short_help="PRISMA 2020 flow counts, or the flow diagram (--format svg|png).")

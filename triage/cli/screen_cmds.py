@@ -147,9 +147,11 @@ def _show(console, project: Project, rid: int, score: float, screened: int, foun
     console.print(Rule(style="dim"))
 
     def marked(text: str, style: str = "") -> Text:
-        t = Text(text, style=style)
-        t.highlight_words(terms.get("include", []), "bold green", case_sensitive=False)
-        t.highlight_words(terms.get("exclude", []), "bold red", case_sensitive=False)
+        from triage.team import term_spans
+
+        t = Text(style=style)
+        for piece, kind in term_spans(text, terms):
+            t.append(piece, {"include": "bold green", "exclude": "bold red"}.get(kind, ""))
         return t
 
     console.print(marked(r.title or "(no title)", "bold"))
@@ -247,7 +249,7 @@ def screen(directory: str, retrain_every: int | None, preset: str | None, review
     exclusion reasons of `triage reasons` are offered with keys 1-9 after `e`."""
     from rich.console import Console
 
-    from triage.service import current_round, reviewer_queue, round_due, summary_line
+    from triage.service import current_round, reviewer_progress, reviewer_queue, round_due, summary_line
     from triage.store.labels_io import default_reviewer
     from triage.team import reasons as project_reasons, terms as project_terms
 
@@ -277,7 +279,7 @@ def screen(directory: str, retrain_every: int | None, preset: str | None, review
                     click.echo("No unscreened records left in this ranking.")
                     break
                 rid, score = queue[0]
-                screened, found = _progress(project, reviewer)
+                screened, found = reviewer_progress(project, reviewer)
                 _show(console, project, rid, score, screened, found, "" if dual else summary_line(project), terms,
                       message)
                 message = ""
@@ -327,11 +329,11 @@ def screen(directory: str, retrain_every: int | None, preset: str | None, review
                 if round_due(project, preset, retrain_every):
                     ranker.start()
         except (KeyboardInterrupt, EOFError):
-            screened, found = _progress(project, reviewer)
+            screened, found = reviewer_progress(project, reviewer)
             click.echo(f"\nInterrupted: every label you gave is saved. Screened {screened}, found {found}.")
             return
         ranker.wait()
-        screened, found = _progress(project, reviewer)
+        screened, found = reviewer_progress(project, reviewer)
         click.echo(f"Saved. Screened {screened}, found {found}.")
         line = summary_line(project) if project.mode() == "single" else ""
         if line:
@@ -357,16 +359,6 @@ def _ask_reason(reasons: list[str]) -> str:
     click.echo("Reason: " + "  ".join(f"[{i}] {r}" for i, r in enumerate(reasons, 1)) + "  [0] none")
     key = _read_key()
     return reasons[int(key) - 1] if key.isdigit() and 1 <= int(key) <= len(reasons) else ""
-
-
-def _progress(project: Project, reviewer: str) -> tuple[int, int]:
-    """(records screened, relevant found): the project's in single mode; in dual mode the
-    reviewer's own (blinded: a colleague's decisions are not shown)."""
-    if project.mode() == "single":
-        counts = project.counts()
-        return counts["labelled"], counts["included"] + counts["maybe"]
-    own = project.reviewer_labels(reviewer)
-    return len(own), sum(1 for v in own.values() if v != "exclude")
 
 
 def _put_first(rnd, record_id: int):

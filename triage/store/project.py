@@ -18,6 +18,7 @@ import json
 import os
 import sqlite3
 import sys
+import threading
 import time
 import urllib.parse
 from contextlib import contextmanager
@@ -276,12 +277,27 @@ def _guarded(fn):
     return wrapper
 
 
+# Open Projects of this process per database file. Closing ANY descriptor of a file drops all of
+# the process's POSIX locks on it, including those SQLite holds for the other connections (their
+# shared lock tells another process's closing connection not to checkpoint and delete the WAL
+# under them: "disk I/O error" or worse). So the header check below opens the file only while no
+# connection of this process has it open, and opening is serialised with that check.
+_LIVE: dict[str, int] = {}
+_LIVE_LOCK = threading.RLock()
+
+
+def _live_key(directory: Path) -> str:
+    return os.path.realpath(directory / DB_NAME)
+
+
 def _check_file(directory: Path) -> None:
     """Refuse a project file that is empty or not an SQLite database, before SQLite opens it
-    (SQLite would silently turn a 0-byte file into a new, empty database)."""
+    (SQLite would silently turn a 0-byte file into a new, empty database). Call with _LIVE_LOCK."""
     db = directory / DB_NAME
     try:
         size = db.stat().st_size
+        if size and _LIVE.get(_live_key(directory)):
+            return  # checked when this process opened it; another descriptor would drop its locks
         with open(db, "rb") as f:
             head = f.read(16)
     except PermissionError:
@@ -308,6 +324,9 @@ class Project:
         self.readonly = readonly
         self._conn = conn
         self._on_wait = on_wait or _stderr_notice
+        self._live = _live_key(directory)
+        with _LIVE_LOCK:
+            _LIVE[self._live] = _LIVE.get(self._live, 0) + 1
 
     # -- lifecycle ---------------------------------------------------------------------------
     @classmethod
@@ -353,8 +372,9 @@ class Project:
         db = directory / DB_NAME
         if not db.exists():
             raise ProjectError(f"{directory} is not a triage project (no {DB_NAME}); create one with `triage init {directory}`")
-        _check_file(directory)
-        project = cls(directory, cls._connect(db, readonly), readonly, on_wait)
+        with _LIVE_LOCK:
+            _check_file(directory)
+            project = cls(directory, cls._connect(db, readonly), readonly, on_wait)
         try:
             project._check_schema()
             if readonly and project._needs_upgrade() and os.access(db, os.W_OK) and os.access(directory, os.W_OK):
@@ -449,7 +469,11 @@ class Project:
                 c.execute(f"PRAGMA user_version = {v}")
 
     def close(self) -> None:
-        self._conn.close()
+        with _LIVE_LOCK:  # closed before it stops counting (see _LIVE)
+            self._conn.close()
+            if not getattr(self, "_closed", False) and _LIVE.get(self._live):
+                _LIVE[self._live] -= 1
+            self._closed = True
 
     def __enter__(self) -> "Project":
         return self
