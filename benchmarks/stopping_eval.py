@@ -32,7 +32,8 @@ triage/simulate/benchmark.py, held out together) the candidate with the LOWEST M
 those whose reliability on the other reviews' runs is >= 0.95 overall AND in every prevalence
 band is chosen and applied to the
 held-out review's runs; "LORO-selected" pools those held-out results. The candidates are the
-counting-process rules (rate model x over-dispersion), their classifier variants, QuantCI, and
+posterior counting process (post_fF_cC: even share at most F, predictive probability C),
+the counting-process rules (rate model x over-dispersion), their classifier variants, QuantCI, and
 each of those gated by the exact (or mid-p) test's lower bound (gate 0.5-0.9), plus the statistical
 rule.
 """
@@ -261,11 +262,15 @@ def replay_run(run: dict) -> dict:
     return out
 
 
+#: The registered rule whose table row is checked against its own code (`_default_check`).
+CHECKED_RULE = "counting_posterior"
+
+
 def default_candidate() -> str:
-    """The candidate name of the registered counting_process_gated rule (triage/stopping/rules.py)."""
+    """The candidate name of the registered counting_posterior rule (triage/stopping/rules.py)."""
     from triage.stopping import rules
 
-    return (f"cp_{rules.DEFAULT_MODEL[:3]}_d{rules.DEFAULT_DISPERSION:g}+gate{rules.DEFAULT_GATE:g}")
+    return post_name(rules.POSTERIOR_FLOOR, rules.POSTERIOR_CONFIDENCE)
 
 
 def _default_check(args) -> dict:
@@ -280,7 +285,7 @@ def _default_check(args) -> dict:
     out = {}
     for t in TARGETS:
         k = res[t][default_candidate()][0]
-        rule = make_rule("counting_process_gated", t, CONFIDENCE)
+        rule = make_rule(CHECKED_RULE, t, CONFIDENCE)
         at_k = rule(h.at(k), inputs_at(k) if inputs_at else None).stop
         exact_k = res[t]["statistical"][0]
         prev = max(k - step, 0) if k != exact_k else k - 1
@@ -373,11 +378,11 @@ def summarise(setting: str, results: list[dict], default_rows: list[dict] | None
                   + ", ".join(f"{c} ({n})" for c, n in chosen.most_common()) + ".", ""]
         if default_rows is not None:
             agree = sum(d[t][0] and d[t][1] for d in default_rows)
-            lines += [f"The registered counting_process_gated rule, replayed by its own code at the table's stop and the check "
+            lines += [f"The registered {CHECKED_RULE} rule, replayed by its own code at the table's stop and the check "
                       f"point before it, agrees with the table on {agree} of {len(default_rows)} runs.", ""]
         rows = [("oracle", [(r, r[t]["oracle"]) for r in results]), ("LORO-selected", held)]
         dname = default_candidate()
-        rows.append((f"counting_process_gated = {dname}", [(r, r[t][dname]) for r in results]))
+        rows.append((f"{CHECKED_RULE} = {dname}", [(r, r[t][dname]) for r in results]))
         rows += [(n, [(r, r[t][n]) for r in results]) for n in REFERENCE]
         reliable = sorted((n for n in cands if n not in REFERENCE),
                           key=lambda n: (not _reliable(results, n, t), np.mean([r[t][n][1] for r in results])))
