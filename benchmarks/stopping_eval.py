@@ -45,6 +45,7 @@ import json
 import sys
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -146,8 +147,10 @@ def _done(first_est: dict, base: str) -> bool:
     return all(v is not None for t in first_est for e, v in first_est[t].items() if e.startswith(base + "_d"))
 
 
-def replay_run(run: dict) -> dict:
-    """{"n_records", "prevalence", target: {candidate: (k, cost, recall)}} for one run."""
+def replay_run(run: dict, posterior_only: bool = False) -> dict:
+    """{"n_records", "prevalence", target: {candidate: (k, cost, recall)}} for one run.
+    posterior_only: of the estimates, only the posterior counting process (no curve fits, no
+    calibration: about 10x faster; the reference rules and gates are always replayed)."""
     h, R, _ = _history(run)
     N, L = h.n_records, len(h)
     n_prior = int((h.origins == PRIOR).sum())
@@ -170,9 +173,10 @@ def replay_run(run: dict) -> dict:
     k_end = max(stops[t]["statistical"] for t in TARGETS)   # every gated rule stops by then
 
     # estimates at check points: (stop per target) for every candidate estimate
-    est_names = ([f"cp_{m[:3]}_d{d:g}" for m in CP_MODELS for d in DISPERSIONS]
-                 + [f"cpclf_{m[:3]}_d{d:g}" for m in CLF_MODELS for d in DISPERSIONS] + ["quantci"]
-                 + [post_name(f, c) for f in POST_FLOORS for c in POST_CONFS])
+    est_names = [post_name(f, c) for f in POST_FLOORS for c in POST_CONFS]
+    if not posterior_only:
+        est_names += ([f"cp_{m[:3]}_d{d:g}" for m in CP_MODELS for d in DISPERSIONS]
+                      + [f"cpclf_{m[:3]}_d{d:g}" for m in CLF_MODELS for d in DISPERSIONS] + ["quantci"])
     est_stop = {t: {e: np.zeros(L + 1, dtype=bool) for e in est_names} for t in TARGETS}
     first_est = {t: {e: None for e in est_names} for t in TARGETS}
     for k in checks:
@@ -181,7 +185,7 @@ def replay_run(run: dict) -> dict:
         r, s, pool = int(hk.n_relevant), len(seq), hk.n_pool
         M = N - n_p
         inp = inputs_at(k) if inputs_at is not None else None
-        probs = pool_probabilities(hk, inp)[0] if inp is not None and pool else None
+        probs = pool_probabilities(hk, inp)[0] if inp is not None and pool and not posterior_only else None
         mus: dict[str, float | None] = {}
         past = k > k_end
         p_enough: dict[tuple[float, float], float] = {}  # (floor, target) -> P(left <= allowed)
@@ -194,7 +198,7 @@ def replay_run(run: dict) -> dict:
                 for t in TARGETS:
                     allowed = int(min(min_total_for_miss(r, t) - 1 - r, pool))
                     p_enough[(f, t)] = 1.0 if allowed >= pool else float(posterior.left_cdf(allowed, r, w, seen)[0])
-        if int(seq.sum()) >= MIN_RELEVANT and pool:
+        if int(seq.sum()) >= MIN_RELEVANT and pool and not posterior_only:
             x, y = window_points(seq, N_WINDOWS)
             for m in CP_MODELS:
                 if past and _done(first_est, f"cp_{m[:3]}"):
@@ -418,6 +422,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="histories.jsonl files (one setting each), from triage benchmark --snapshot-every")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--hyperbolic", action="store_true", help="also fit the hyperbolic rate (slow)")
+    ap.add_argument("--posterior-only", action="store_true",
+                    help="of the estimates, replay only the posterior counting process (fast)")
     ap.add_argument("--no-default-check", action="store_true",
                     help="skip replaying the registered default rule by its own code")
     ap.add_argument("--cache", type=Path, default=None,
@@ -437,13 +443,13 @@ def main(argv: list[str] | None = None) -> int:
         cached = None
         if args.cache is not None:
             import hashlib
-            key = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+            key = hashlib.sha256(path.read_bytes()).hexdigest()[:16] + ("_post" if args.posterior_only else "")
             cached = args.cache / f"replay_{key}.json"
         if cached is not None and cached.exists():
             results = _unjson(json.loads(cached.read_text()))
         else:
             with ProcessPoolExecutor(args.workers) as ex:
-                results = list(ex.map(replay_run, runs, chunksize=1))
+                results = list(ex.map(partial(replay_run, posterior_only=args.posterior_only), runs, chunksize=1))
             if cached is not None:
                 cached.parent.mkdir(parents=True, exist_ok=True)
                 cached.write_text(json.dumps([{str(k): v for k, v in r.items()} for r in results]))
