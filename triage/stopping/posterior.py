@@ -24,18 +24,20 @@ included; their positions are not used):
     gives the likelihood of (k, phi) (F the distribution function of f);
   * with a Jeffreys prior on A, the relevant records left given r seen and (k, phi) follow a
     negative binomial: NB(r + 1/2, p) with p = F(tau) (seen share of the expected total);
-  * priors: k log-uniform on [K_MIN, K_MAX], phi uniform on [0, floor] (`floor` = 0: no even
-    share), on a grid; the predictive count of relevant records left is the posterior mixture of
-    those negative binomials.
+  * priors, on a grid: k log-uniform on [K_MIN, K_MAX]; phi ~ Beta(1, `prior_b`) on [0, 1)
+    (mean 1 / (1 + prior_b): most reviews have few unfindable records, but a review whose
+    relevant records are spread all along the ranking is not ruled out - the positions then
+    favour a large phi); the predictive count of relevant records left is the posterior mixture
+    of those negative binomials.
 
 The rule stops when P(relevant left <= allowed) >= confidence, where `allowed` is the largest
 count that keeps recall r / (r + left) at or above the target. The recall bound reported is
 r / (r + U) with U the predictive `confidence` quantile; the estimate uses the predictive mean.
 
 No exact guarantee (guarantee=False): the bound holds if the ranking's rate of relevant records
-is a decaying exponential plus an even share of at most `floor`. `floor` and `confidence` were
-chosen by leave-one-review-out over 41 reviews (benchmarks/stopping_eval.py, BENCHMARKS.md
-section 4), as the counting-process papers tune their parameters on held-out topics.
+is a decaying exponential plus an even share drawn as the prior says. `prior_b` and `confidence`
+were chosen by leave-one-review-out over the benchmark reviews (benchmarks/stopping_eval.py,
+BENCHMARKS.md section 4), as the counting-process papers tune their parameters on held-out topics.
 """
 
 from __future__ import annotations
@@ -51,29 +53,30 @@ NAME = "counting_posterior"
 #: Decay grid (per M records): 0.05 is nearly flat (rate falls 5 % over the whole ranking), 2,000
 #: puts all relevant records in the first 0.05 % of it. Log-uniform prior on it.
 K_MIN, K_MAX, N_K = 0.05, 2000.0, 90
-N_PHI = 11
+#: The phi grid: fine near 0, where reviews with a working ranking are, coarse above.
+PHI = np.concatenate([np.linspace(0.0, 0.1, 11), np.linspace(0.15, 0.95, 17)])
 #: Relevant records the screened part must hold before the posterior is used (with fewer, the
 #: shape of the ranking is unknown and the rule says continue).
 MIN_RELEVANT = 3
-ASSUMPTION = ("The rate of relevant records along the ranking is a decaying exponential plus an even share of at "
-              "most {floor} of them that the ranking cannot find.")
+ASSUMPTION = ("The rate of relevant records along the ranking is a decaying exponential plus an even share "
+              "(about {mean} of them a priori) that the ranking cannot find.")
 
 
-def _grid(floor: float) -> tuple[np.ndarray, np.ndarray]:
-    k = np.geomspace(K_MIN, K_MAX, N_K)
-    phi = np.linspace(0.0, floor, N_PHI) if floor > 0 else np.zeros(1)
-    return k, phi
+def phi_prior(prior_b: float) -> np.ndarray:
+    """Prior weights of the PHI grid: the Beta(1, prior_b) density times each point's width."""
+    if prior_b < 1.0:
+        raise ValueError(f"prior_b must be >= 1, got {prior_b}")
+    w = (1.0 - PHI) ** (prior_b - 1.0) * np.gradient(PHI)
+    return w / w.sum()
 
 
-def posterior(positions: np.ndarray, tau: float, floor: float) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior weights and seen shares over the (k, phi) grid, both flat of shape (N_K * n_phi,).
+def posterior(positions: np.ndarray, tau: float, prior_b: float) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior weights and seen shares over the (k, phi) grid, both flat of shape (N_K * len(PHI),).
 
     positions: screened relevant records' positions t in (0, tau] (rank - 0.5) / M.
-    tau: screened share s / M, in (0, 1]. floor: the largest even share phi (0 <= floor < 1).
+    tau: screened share s / M, in (0, 1]. prior_b: the Beta(1, prior_b) prior of phi.
     """
-    if not 0.0 <= floor < 1.0:
-        raise ValueError(f"floor must be in [0, 1), got {floor}")
-    k, phi = _grid(floor)
+    k, phi = np.geomspace(K_MIN, K_MAX, N_K), PHI
     t = np.asarray(positions, dtype=float)
     ek = -np.expm1(-k)                                            # 1 - e^{-k}
     seen_fast = -np.expm1(-k * tau) / ek                          # (nk,) F_k(tau)
@@ -81,7 +84,7 @@ def posterior(positions: np.ndarray, tau: float, floor: float) -> tuple[np.ndarr
     g = k[:, None] * np.exp(-k[:, None] * t[None, :]) / ek[:, None]                # (nk, r)
     dens = (1 - phi)[None, :, None] * g[:, None, :] + phi[None, :, None]          # (nk, nphi, r)
     with np.errstate(divide="ignore"):
-        ll = np.log(dens).sum(axis=-1) - len(t) * np.log(seen)
+        ll = np.log(dens).sum(axis=-1) - len(t) * np.log(seen) + np.log(phi_prior(prior_b))[None, :]
     w = np.exp(ll - logsumexp(ll))
     return w.ravel(), np.clip(seen.ravel(), 1e-300, 1.0)
 
@@ -107,10 +110,10 @@ def left_quantile(q: float, r: int, weights: np.ndarray, seen: np.ndarray, pool:
 
 
 def counting_posterior(history: History, inputs: RuleInputs | None = None, target: float = 0.95,
-                       confidence: float = 0.9, floor: float = 0.1, name: str = NAME) -> RuleResult:
+                       confidence: float = 0.9, prior_b: float = 10.0, name: str = NAME) -> RuleResult:
     """The posterior counting-process rule (module docstring) on one history.
 
-    extra = {floor, p_enough (P(left <= allowed)), allowed, upper (predictive quantile U),
+    extra = {prior_b, p_enough (P(left <= allowed)), allowed, upper (predictive quantile U),
     screen_more}; est_relevant_remaining = predictive mean (capped at the pool); recall interval
     r / (r + U) .. r / (r + L), L the 1 - confidence quantile. `inputs` is not read.
     """
@@ -118,8 +121,8 @@ def counting_posterior(history: History, inputs: RuleInputs | None = None, targe
     n_prior, r_prior, seq = split_prior(history)
     s, pool = len(seq), history.n_pool
     r = r_prior + int(seq.sum())
-    assumption = ASSUMPTION.format(floor=pct(floor))
-    extra = {"floor": floor, "p_enough": None, "allowed": None, "upper": None, "screen_more": None}
+    assumption = ASSUMPTION.format(mean=pct(1.0 / (1.0 + prior_b)))
+    extra = {"prior_b": prior_b, "p_enough": None, "allowed": None, "upper": None, "screen_more": None}
 
     def result(stop, est=None, lo=None, hi=None, rem=None, summary=""):
         return RuleResult(name, bool(stop), False, recall_estimate=est, recall_lower=lo, recall_upper=hi,
@@ -134,14 +137,14 @@ def counting_posterior(history: History, inputs: RuleInputs | None = None, targe
                                      f"least {MIN_RELEVANT}.")
     M = history.n_records - n_prior
     positions = (np.flatnonzero(seq) + 0.5) / M
-    w, seen = posterior(positions, s / M, floor)
+    w, seen = posterior(positions, s / M, prior_b)
     allowed = int(min(min_total_for_miss(r, target) - 1 - r, pool))
     p_enough = float(left_cdf(allowed, r, w, seen)[0]) if allowed < pool else 1.0
     mean_left = float(min((w * (r + 0.5) * (1 - seen) / seen).sum(), pool))
     U = left_quantile(confidence, r, w, seen, pool)
     L = left_quantile(1.0 - confidence, r, w, seen, pool)
     stop = p_enough >= confidence
-    more = 0 if stop else _screen_more(seq, r, M, pool, target, confidence, floor, allowed)
+    more = 0 if stop else _screen_more(seq, r, M, pool, target, confidence, prior_b)
     extra.update(p_enough=p_enough, allowed=allowed, upper=U, screen_more=more)
     est, lo, hi = r / (r + mean_left), r / (r + U), (r / (r + L) if r + L else 1.0)
     if stop:
@@ -153,12 +156,12 @@ def counting_posterior(history: History, inputs: RuleInputs | None = None, targe
     return result(stop, est, lo, hi, mean_left, summary)
 
 
-def _p_enough(positions: np.ndarray, r: int, s: int, M: int, pool: int, target: float, floor: float) -> float:
+def _p_enough(positions: np.ndarray, r: int, s: int, M: int, pool: int, target: float, prior_b: float) -> float:
     """P(relevant left <= allowed) after s screened records (pool = records left)."""
     allowed = int(min(min_total_for_miss(r, target) - 1 - r, pool))
     if allowed >= pool:
         return 1.0
-    w, seen = posterior(positions, s / M, floor)
+    w, seen = posterior(positions, s / M, prior_b)
     return float(left_cdf(allowed, r, w, seen)[0])
 
 
@@ -176,17 +179,17 @@ def _first_ok(ok, lo: int, hi: int) -> int | None:
 
 
 def _screen_more(seq: np.ndarray, r: int, M: int, pool: int, target: float, confidence: float,
-                 floor: float, allowed: int) -> int:
+                 prior_b: float) -> int:
     """Irrelevant records in a row after which the rule would stop (found by bisection: see
     `first_stop`), or the pool when no run inside it suffices."""
     positions = (np.flatnonzero(seq) + 0.5) / M
     s = len(seq)
-    n = _first_ok(lambda n: _p_enough(positions, r, s + n, M, pool - n, target, floor) >= confidence,
+    n = _first_ok(lambda n: _p_enough(positions, r, s + n, M, pool - n, target, prior_b) >= confidence,
                   1, pool - 1) if pool > 1 else None
     return pool if n is None else n
 
 
-def first_stop(history: History, target: float, confidence: float, floor: float) -> int | None:
+def first_stop(history: History, target: float, confidence: float, prior_b: float) -> int | None:
     """The first prefix length k (history entries, priors included) at which `counting_posterior`
     says stop, or None (the fast replay of the rule over a whole history).
 
@@ -202,7 +205,7 @@ def first_stop(history: History, target: float, confidence: float, floor: float)
             a = int(rel[j]) + 1                                    # screened count just after relevant j
             b = int(rel[j + 1]) if j + 1 < len(rel) else len(seq)  # before the next relevant one
             positions, r = (rel[:j + 1] + 0.5) / M, r_prior + j + 1
-            s = _first_ok(lambda s: _p_enough(positions, r, s, M, M - s, target, floor) >= confidence, a, b)
+            s = _first_ok(lambda s: _p_enough(positions, r, s, M, M - s, target, prior_b) >= confidence, a, b)
             if s is not None:
                 return n_prior + s
     return len(history) if history.n_pool == 0 else None

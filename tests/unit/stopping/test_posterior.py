@@ -9,8 +9,8 @@ from scipy.stats import nbinom
 from triage.history import PRIOR, RANKED, History
 from triage.stopping import make_rule
 from triage.stopping.base import ALL_SCREENED
-from triage.stopping.posterior import (K_MAX, K_MIN, N_K, counting_posterior, first_stop, left_cdf, left_quantile,
-                                      posterior)
+from triage.stopping.posterior import (K_MAX, K_MIN, N_K, PHI, counting_posterior, first_stop, left_cdf,
+                                      left_quantile, phi_prior, posterior)
 
 
 def hist(labels, n_records, n_prior=0):
@@ -35,17 +35,17 @@ def test_negative_binomial_left_count_by_hand():
 
 def test_posterior_matches_a_direct_computation():
     # likelihood of positions under f(t) = (1 - phi) k e^{-kt} / (1 - e^{-k}) + phi, truncated to (0, tau],
-    # computed term by term with numerical integration for the normaliser
-    pos, tau, floor = np.array([0.01, 0.02, 0.05, 0.2]), 0.4, 0.2
-    w, seen = posterior(pos, tau, floor)
+    # computed term by term with numerical integration for the normaliser, times the Beta(1, b) prior
+    pos, tau, b = np.array([0.01, 0.02, 0.05, 0.2]), 0.4, 10.0
+    w, seen = posterior(pos, tau, b)
     ks = np.geomspace(K_MIN, K_MAX, N_K)
-    phis = np.linspace(0, floor, 11)
+    widths = np.gradient(PHI)
     ll, sh = [], []
     for k in ks:
-        for phi in phis:
+        for phi, width in zip(PHI, widths):
             f = lambda t: (1 - phi) * k * np.exp(-k * t) / (1 - np.exp(-k)) + phi  # noqa: E731
             F = quad(f, 0, tau, points=[min(1 / k, tau)])[0]
-            ll.append(sum(np.log(f(t)) for t in pos) - len(pos) * np.log(F))
+            ll.append(sum(np.log(f(t)) for t in pos) - len(pos) * np.log(F) + np.log((1 - phi) ** (b - 1) * width))
             sh.append(F)
     ll = np.array(ll)
     want = np.exp(ll - ll.max())
@@ -54,9 +54,17 @@ def test_posterior_matches_a_direct_computation():
     assert seen == pytest.approx(np.array(sh), rel=1e-6)
 
 
+def test_prior_of_the_even_share():
+    w = phi_prior(10.0)
+    assert w.sum() == pytest.approx(1.0) and (np.diff(w / np.gradient(PHI)) < 0).all()  # density falls from 0
+    assert (w * PHI).sum() == pytest.approx(1 / 11, abs=0.01)                # Beta(1, 10) mean 1/11
+    with pytest.raises(ValueError):
+        phi_prior(0.5)
+
+
 def test_early_relevant_records_favour_fast_decay():
-    early = posterior(np.array([0.001, 0.002, 0.003, 0.004, 0.006]), 0.5, 0.0)
-    spread = posterior(np.array([0.05, 0.15, 0.25, 0.35, 0.45]), 0.5, 0.0)
+    early = posterior(np.array([0.001, 0.002, 0.003, 0.004, 0.006]), 0.5, 1000.0)
+    spread = posterior(np.array([0.05, 0.15, 0.25, 0.35, 0.45]), 0.5, 1000.0)
     # the posterior mean of the seen share: nearly everything seen after early finds, not after spread ones
     assert (early[0] * early[1]).sum() > 0.9 > 0.7 > (spread[0] * spread[1]).sum()
 
@@ -87,22 +95,22 @@ def test_tiny_and_empty_pools():
     assert r.extra["upper"] <= 2 and r.est_relevant_remaining <= 2
 
 
-def test_a_larger_floor_or_confidence_stops_later():
+def test_a_wider_prior_or_higher_confidence_stops_later():
     h = hist([1] * 15 + [0] * 5 + [1] * 3 + [0] * 1977, 2000)
 
-    def first(floor, confidence=0.9):
-        k = first_stop(h, 0.95, confidence, floor)
-        assert counting_posterior(h.at(k), None, 0.95, confidence, floor).stop  # the replay agrees with the rule
-        assert not counting_posterior(h.at(k - 1), None, 0.95, confidence, floor).stop
+    def first(prior_b, confidence=0.9):
+        k = first_stop(h, 0.95, confidence, prior_b)
+        assert counting_posterior(h.at(k), None, 0.95, confidence, prior_b).stop  # the replay agrees with the rule
+        assert not counting_posterior(h.at(k - 1), None, 0.95, confidence, prior_b).stop
         return k
 
-    assert first(0.0) < first(0.1) < first(0.3) < 2000
-    assert first(0.05, 0.8) < first(0.05, 0.95)
+    assert first(80.0) < first(20.0) < first(5.0) < 2000
+    assert first(20.0, 0.8) < first(20.0, 0.95)
 
 
 def test_probability_of_enough_grows_with_each_irrelevant_record():
     seq = [1] * 10 + [0] * 20
-    ps = [counting_posterior(hist(seq + [0] * n, 3000), floor=0.05).extra["p_enough"] for n in (0, 100, 400, 1600)]
+    ps = [counting_posterior(hist(seq + [0] * n, 3000), prior_b=20.0).extra["p_enough"] for n in (0, 100, 400, 1600)]
     assert ps == sorted(ps) and ps[0] < ps[-1]
 
 
