@@ -1,0 +1,157 @@
+"""The posterior counting process (triage/stopping/posterior.py) on simulation histories: every
+(prior_b, predictive probability) candidate's reliability and cost, and the leave-one-review-out
+choice among them, next to the current default rule. A fast, focused companion of
+stopping_eval.py (same histories, check points, bands, selection rule and overlap groups; the
+candidates are evaluated with the rule's own posterior and predictive functions).
+
+    python benchmarks/posterior_loro.py --histories H/histories.jsonl [--workers 2] \
+        [--out benchmarks/results/stopping_posterior_tfidf_svm.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stopping_eval import (PREV_BANDS, RELIABILITY, TARGETS, _history, check_step, load_runs,  # noqa: E402
+                           post_name)
+
+from triage.history import PRIOR  # noqa: E402
+from triage.simulate.benchmark import overlap_groups  # noqa: E402
+from triage.stopping import first_stop, make_rule  # noqa: E402
+from triage.stopping import posterior  # noqa: E402
+from triage.stopping.base import min_total_for_miss  # noqa: E402
+from triage.stopping.dist import clopper_pearson  # noqa: E402
+
+PRIOR_BS = (5.0, 10.0, 20.0, 40.0, 80.0)
+CONFS = (0.8, 0.9, 0.95)
+REFERENCE = ("statistical_knee", "statistical")
+
+
+def replay(run: dict) -> dict:
+    """{dataset, R, N, target: {name: (cost, recall)}} for one run."""
+    h, R, _ = _history(run)
+    N, L = h.n_records, len(h)
+    n_prior = int((h.origins == PRIOR).sum())
+    labels = h.labels.astype(int)
+    found = np.concatenate([[0], np.cumsum(labels)])
+    screened = np.concatenate([[0], np.cumsum(h.origins != PRIOR)])
+    step, M = check_step(N), N - n_prior
+    stops: dict[tuple, int] = {}
+    keys = [(b, t, c) for b in PRIOR_BS for t in TARGETS for c in CONFS]
+    for k in list(range(n_prior + step, L, step)) + [L]:
+        seq = labels[n_prior:k]
+        r, pool = int(found[k]), N - k
+        if pool == 0:
+            for key in keys:
+                stops.setdefault(key, k)
+            break
+        if seq.sum() < posterior.MIN_RELEVANT:
+            continue
+        positions = (np.flatnonzero(seq) + 0.5) / M
+        for b in PRIOR_BS:
+            if all((b, t, c) in stops for t in TARGETS for c in CONFS):
+                continue
+            w, seen = posterior.posterior(positions, len(seq) / M, b)
+            for t in TARGETS:
+                allowed = int(min(min_total_for_miss(r, t) - 1 - r, pool))
+                p = 1.0 if allowed >= pool else float(posterior.left_cdf(allowed, r, w, seen)[0])
+                for c in CONFS:
+                    if p >= c:
+                        stops.setdefault((b, t, c), k)
+        if len(stops) == len(keys):
+            break
+    out = {"dataset": run["dataset"], "R": R, "N": N}
+    for t in TARGETS:
+        need = int(np.ceil(t * R - 1e-9))
+        o = int(np.argmax(found >= need))
+        res = {"oracle": (screened[o] / N, found[o] / R)}
+        for b in PRIOR_BS:
+            for c in CONFS:
+                k = stops.get((b, t, c), L)
+                res[post_name(b, c)] = (screened[k] / N, found[k] / R)
+        for name in REFERENCE:
+            k = first_stop(h, make_rule(name, t, 0.95))
+            k = L if k is None else k
+            res[name] = (screened[k] / N, found[k] / R)
+        out[t] = res
+    return out
+
+
+def _ok(rows, name, t):
+    return np.array([r[t][name][1] >= t - 1e-12 for r in rows])
+
+
+def reliable(rows, name, t) -> bool:
+    ok = _ok(rows, name, t)
+    if ok.mean() < RELIABILITY:
+        return False
+    prev = np.array([r["R"] / r["N"] for r in rows])
+    return all(ok[(prev >= a) & (prev < b)].mean() >= RELIABILITY for _, a, b in PREV_BANDS
+               if ((prev >= a) & (prev < b)).any())
+
+
+def loro(results, t, cands):
+    held, chosen = [], {}
+    for g in overlap_groups(sorted({r["dataset"] for r in results})):
+        train = [r for r in results if r["dataset"] not in g]
+        test = [r for r in results if r["dataset"] in g]
+        ok = [c for c in cands if reliable(train, c, t)]
+        best = min(ok, key=lambda c: np.mean([r[t][c][0] for r in train])) if ok else "statistical"
+        chosen[best] = chosen.get(best, 0) + len(test)
+        held += [{"R": r["R"], "N": r["N"], t: {"held": r[t][best]}} for r in test]
+    return held, chosen
+
+
+def row(name, rows, key, t) -> str:
+    ok = _ok(rows, key, t)
+    lo, hi = clopper_pearson(int(ok.sum()), len(ok), 0.95)
+    cost = np.array([r[t][key][0] for r in rows])
+    prev = np.array([r["R"] / r["N"] for r in rows])
+    bands = " | ".join(f"{int(ok[(prev >= a) & (prev < b)].sum())}/{int(((prev >= a) & (prev < b)).sum())}"
+                       for _, a, b in PREV_BANDS)
+    return (f"| {name} | {ok.mean():.1%} ({lo:.1%}–{hi:.1%}) | {cost.mean():.1%} | {np.median(cost):.1%} | "
+            f"{bands} |")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--histories", type=Path, required=True)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args(argv)
+    runs = load_runs(args.histories)
+    with ProcessPoolExecutor(args.workers) as ex:
+        results = list(ex.map(replay, runs, chunksize=1))
+    cands = [post_name(b, c) for b in PRIOR_BS for c in CONFS]
+    lines = ["# Posterior counting process: candidates and leave-one-review-out choice", "",
+             f"{args.histories.parent.name}/{args.histories.name}: {len(results)} runs, "
+             f"{len({r['dataset'] for r in results})} datasets. post_bB_cC = Beta(1, B) prior of the share of "
+             "relevant records the ranking cannot find, predictive probability C. Produced by "
+             "benchmarks/posterior_loro.py.", ""]
+    head = ("| rule | reliability (CP 95 %) | mean cost | median cost | "
+            + " | ".join(f"prev {b[0]}" for b in PREV_BANDS) + " |")
+    for t in TARGETS:
+        held, chosen = loro(results, t, cands)
+        lines += [f"## Target recall {t:.2f}", "",
+                  "Leave-one-review-out: per held-out review, the cheapest candidate with reliability >= "
+                  f"{RELIABILITY:.2f} on the other reviews' runs overall and in every prevalence band. Chosen (runs): "
+                  + ", ".join(f"{c} ({n})" for c, n in sorted(chosen.items(), key=lambda x: -x[1])) + ".", "",
+                  head, "|---|---|---|---|" + "---|" * len(PREV_BANDS),
+                  row("oracle", results, "oracle", t), row("**LORO-selected (held out)**", held, "held", t)]
+        lines += [row(n, results, n, t) for n in REFERENCE]
+        lines += [row(c, results, c, t) for c in cands]
+        lines.append("")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines), encoding="utf-8")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
