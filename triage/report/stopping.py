@@ -75,7 +75,7 @@ def build_report(history: History, inputs: RuleInputs | np.ndarray | None = None
 def recall_sentence(result: RuleResult, confidence: float) -> str:
     """What ONE rule says about recall, e.g. 'The default rule estimates that you have found 88 %
     of the relevant records (95 % bounds: 81–96 %).' Never mixes two rules' numbers."""
-    conf = pct(confidence)
+    conf = pct(result.confidence if result.confidence is not None else confidence)  # the rule's own level
     est, lo, hi = result.recall_estimate, result.recall_lower, result.recall_upper
     who = f"The {result.name} rule"
     if est is not None:

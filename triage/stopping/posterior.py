@@ -114,8 +114,8 @@ def counting_posterior(history: History, inputs: RuleInputs | None = None, targe
     """The posterior counting-process rule (module docstring) on one history.
 
     extra = {prior_b, p_enough (P(left <= allowed)), allowed, upper (predictive quantile U),
-    screen_more}; est_relevant_remaining = predictive mean (capped at the pool); recall interval
-    r / (r + U) .. r / (r + L), L the 1 - confidence quantile. `inputs` is not read.
+    screen_more}; est_relevant_remaining = predictive mean (capped at the pool); recall_lower =
+    r / (r + U), a one-sided bound at `confidence` (no upper bound). `inputs` is not read.
     """
     check_target(target, confidence)
     n_prior, r_prior, seq = split_prior(history)
@@ -142,18 +142,17 @@ def counting_posterior(history: History, inputs: RuleInputs | None = None, targe
     p_enough = float(left_cdf(allowed, r, w, seen)[0]) if allowed < pool else 1.0
     mean_left = float(min((w * (r + 0.5) * (1 - seen) / seen).sum(), pool))
     U = left_quantile(confidence, r, w, seen, pool)
-    L = left_quantile(1.0 - confidence, r, w, seen, pool)
     stop = p_enough >= confidence
     more = 0 if stop else _screen_more(seq, r, M, pool, target, confidence, prior_b)
     extra.update(p_enough=p_enough, allowed=allowed, upper=U, screen_more=more)
-    est, lo, hi = r / (r + mean_left), r / (r + U), (r / (r + L) if r + L else 1.0)
+    est, lo = r / (r + mean_left), r / (r + U)
     if stop:
         summary = (f"Stop: about {mean_left:.1f} relevant records are left (at most {U} with {pct(confidence)} "
                    f"probability): recall at least {pct(lo)}. Estimate, no exact guarantee.")
     else:
         summary = (f"Continue: about {mean_left:.1f} relevant records are left (up to {U}): recall about {pct(est)} "
                    f"(at least {pct(lo)}); screen about {more} more records if they hold no relevant record.")
-    return result(stop, est, lo, hi, mean_left, summary)
+    return result(stop, est, lo, None, mean_left, summary)
 
 
 def _p_enough(positions: np.ndarray, r: int, s: int, M: int, pool: int, target: float, prior_b: float) -> float:
