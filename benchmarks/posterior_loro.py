@@ -25,7 +25,6 @@ from triage.history import PRIOR  # noqa: E402
 from triage.simulate.benchmark import overlap_groups  # noqa: E402
 from triage.stopping import first_stop, make_rule  # noqa: E402
 from triage.stopping import posterior  # noqa: E402
-from triage.stopping.base import min_total_for_miss  # noqa: E402
 from triage.stopping.dist import clopper_pearson  # noqa: E402
 
 PRIOR_BS = (5.0, 10.0, 20.0, 40.0, 80.0)
@@ -61,8 +60,7 @@ def replay(run: dict) -> dict:
                 continue
             w, seen = posterior.posterior(positions, len(seq) / M, b)
             for t in TARGETS:
-                allowed = int(min(min_total_for_miss(r, t) - 1 - r, pool))
-                p = 1.0 if allowed >= pool else float(posterior.left_cdf(allowed, r, w, seen)[0])
+                p = posterior.enough_probability(w, seen, r, pool, t)
                 for c in CONFS:
                     if p >= c:
                         stops.setdefault((b, t, c), k)

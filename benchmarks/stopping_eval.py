@@ -55,7 +55,7 @@ from triage.history import PRIOR, RANKED, History
 from triage.simulate.benchmark import overlap_groups
 from triage.stopping import RuleInputs, first_stop, make_rule
 from triage.stopping import posterior
-from triage.stopping.base import min_total_for_miss, split_prior
+from triage.stopping.base import split_prior
 from triage.stopping.counting import count_quantile, fit_rate, rate_integral, window_points
 from triage.stopping.dist import clopper_pearson
 from triage.stopping.quantci import pool_probabilities
@@ -202,8 +202,7 @@ def replay_run(run: dict, posterior_only: bool = False) -> dict:
                     continue
                 w, seen = posterior.posterior(positions, s / M, f)
                 for t in TARGETS:
-                    allowed = int(min(min_total_for_miss(r, t) - 1 - r, pool))
-                    p_enough[(f, t)] = 1.0 if allowed >= pool else float(posterior.left_cdf(allowed, r, w, seen)[0])
+                    p_enough[(f, t)] = posterior.enough_probability(w, seen, r, pool, t)
         if int(seq.sum()) >= MIN_RELEVANT and pool and not posterior_only:
             x, y = window_points(seq, N_WINDOWS)
             for m in CP_MODELS:

@@ -138,8 +138,8 @@ def counting_posterior(history: History, inputs: RuleInputs | None = None, targe
     M = history.n_records - n_prior
     positions = (np.flatnonzero(seq) + 0.5) / M
     w, seen = posterior(positions, s / M, prior_b)
-    allowed = int(min(min_total_for_miss(r, target) - 1 - r, pool))
-    p_enough = float(left_cdf(allowed, r, w, seen)[0]) if allowed < pool else 1.0
+    allowed = allowed_left(r, pool, target)
+    p_enough = enough_probability(w, seen, r, pool, target)
     mean_left = float(min((w * (r + 0.5) * (1 - seen) / seen).sum(), pool))
     U = left_quantile(confidence, r, w, seen, pool)
     stop = p_enough >= confidence
@@ -155,13 +155,22 @@ def counting_posterior(history: History, inputs: RuleInputs | None = None, targe
     return result(stop, est, lo, None, mean_left, summary)
 
 
+def allowed_left(r: int, pool: int, target: float) -> int:
+    """The most relevant records that may be left with r found for recall >= target (<= pool)."""
+    return int(min(min_total_for_miss(r, target) - 1 - r, pool))
+
+
+def enough_probability(weights: np.ndarray, seen: np.ndarray, r: int, pool: int, target: float) -> float:
+    """P(relevant left <= allowed_left) under the posterior (`posterior`'s weights and seen shares)."""
+    allowed = allowed_left(r, pool, target)
+    return 1.0 if allowed >= pool else float(left_cdf(allowed, r, weights, seen)[0])
+
+
 def _p_enough(positions: np.ndarray, r: int, s: int, M: int, pool: int, target: float, prior_b: float) -> float:
     """P(relevant left <= allowed) after s screened records (pool = records left)."""
-    allowed = int(min(min_total_for_miss(r, target) - 1 - r, pool))
-    if allowed >= pool:
+    if allowed_left(r, pool, target) >= pool:
         return 1.0
-    w, seen = posterior(positions, s / M, prior_b)
-    return float(left_cdf(allowed, r, w, seen)[0])
+    return enough_probability(*posterior(positions, s / M, prior_b), r, pool, target)
 
 
 def _first_ok(ok, lo: int, hi: int) -> int | None:
