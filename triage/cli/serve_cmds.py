@@ -44,10 +44,16 @@ def serve(directory: str, port: int, host: str, no_browser: bool, preset: str | 
     Project (counts, sources, duplicates, stopping report, exports) and Team (dual screening:
     who screened what, conflicts, agreement). Ctrl-C stops the server."""
     import secrets
+    import signal
     import threading
     import webbrowser
 
     from waitress import create_server
+
+    # Ctrl-C must stop the server even when it was started from a context that ignores SIGINT
+    # (a non-interactive shell's background job passes SIG_IGN on, and Python then never raises
+    # KeyboardInterrupt): take the default handler back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     from triage.web.app import create_app
 
