@@ -97,16 +97,8 @@ def left_cdf(x: int | np.ndarray, r: int, weights: np.ndarray, seen: np.ndarray)
 
 def left_quantile(q: float, r: int, weights: np.ndarray, seen: np.ndarray, pool: int) -> int:
     """Smallest x <= pool with P(left <= x) >= q (pool when no smaller count qualifies)."""
-    lo, hi = 0, pool
-    if left_cdf(hi, r, weights, seen)[0] < q:
-        return pool
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if left_cdf(mid, r, weights, seen)[0] >= q:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    x = _first_ok(lambda x: left_cdf(x, r, weights, seen)[0] >= q, 0, pool)
+    return pool if x is None else x
 
 
 def counting_posterior(history: History, inputs: RuleInputs | None = None, target: float = 0.95,
@@ -143,7 +135,7 @@ def counting_posterior(history: History, inputs: RuleInputs | None = None, targe
     mean_left = float(min((w * (r + 0.5) * (1 - seen) / seen).sum(), pool))
     U = left_quantile(confidence, r, w, seen, pool)
     stop = p_enough >= confidence
-    more = 0 if stop else _screen_more(seq, r, M, pool, target, confidence, prior_b)
+    more = 0 if stop else _screen_more(positions, s, r, M, pool, target, confidence, prior_b)
     extra.update(p_enough=p_enough, allowed=allowed, upper=U, screen_more=more)
     est, lo = r / (r + mean_left), r / (r + U)
     if stop:
@@ -186,12 +178,10 @@ def _first_ok(ok, lo: int, hi: int) -> int | None:
     return lo
 
 
-def _screen_more(seq: np.ndarray, r: int, M: int, pool: int, target: float, confidence: float,
+def _screen_more(positions: np.ndarray, s: int, r: int, M: int, pool: int, target: float, confidence: float,
                  prior_b: float) -> int:
-    """Irrelevant records in a row after which the rule would stop (found by bisection: see
-    `first_stop`), or the pool when no run inside it suffices."""
-    positions = (np.flatnonzero(seq) + 0.5) / M
-    s = len(seq)
+    """Irrelevant records in a row after s screened ones after which the rule would stop (found by
+    bisection: see `first_stop`), or the pool when no run inside it suffices."""
     n = _first_ok(lambda n: _p_enough(positions, r, s + n, M, pool - n, target, prior_b) >= confidence,
                   1, pool - 1) if pool > 1 else None
     return pool if n is None else n
