@@ -1,5 +1,5 @@
 """The posterior counting process (triage/stopping/posterior.py) on simulation histories: every
-(prior_b, predictive probability) candidate's reliability and cost, and the leave-one-review-out
+(prior_b, spike, predictive probability) candidate's reliability and cost, and the leave-one-review-out
 choice among them, next to the current default rule. A fast, focused companion of
 stopping_eval.py (same histories, check points, bands, selection rule and overlap groups; the
 candidates are evaluated with the rule's own posterior and predictive functions).
@@ -16,10 +16,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import nbinom
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stopping_eval import (PREV_BANDS, RELIABILITY, TARGETS, _history, check_step, load_runs,  # noqa: E402
-                           post_name)
+from stopping_eval import (POST_CONFS, POST_PRIORS, PREV_BANDS, RELIABILITY, TARGETS, _history,  # noqa: E402
+                           check_step, load_runs, post_name)
 
 from triage.history import PRIOR  # noqa: E402
 from triage.simulate.benchmark import overlap_groups  # noqa: E402
@@ -27,8 +28,6 @@ from triage.stopping import first_stop, make_rule  # noqa: E402
 from triage.stopping import posterior  # noqa: E402
 from triage.stopping.dist import clopper_pearson  # noqa: E402
 
-PRIOR_BS = (5.0, 10.0, 20.0, 40.0, 80.0)
-CONFS = (0.8, 0.9, 0.95)
 #: Reference rules replayed beside the candidates (vectorised replays only: statistical_knee replays
 #: prefix by prefix and takes an hour on these histories; its figures are in stopping_eval.py tables).
 REFERENCE = ("statistical", "statistical_midp")
@@ -44,7 +43,8 @@ def replay(run: dict) -> dict:
     screened = np.concatenate([[0], np.cumsum(h.origins != PRIOR)])
     step, M = check_step(N), N - n_prior
     stops: dict[tuple, int] = {}
-    keys = [(b, t, c) for b in PRIOR_BS for t in TARGETS for c in CONFS]
+    keys = [(b, sp, t, c) for b, sp in POST_PRIORS for t in TARGETS for c in POST_CONFS]
+    log_prior = {bs: np.log(posterior.phi_prior(*bs))[None, :] for bs in POST_PRIORS}
     for k in list(range(n_prior + step, L, step)) + [L]:
         seq = labels[n_prior:k]
         r, pool = int(found[k]), N - k
@@ -55,15 +55,23 @@ def replay(run: dict) -> dict:
         if seq.sum() < posterior.MIN_RELEVANT:
             continue
         positions = (np.flatnonzero(seq) + 0.5) / M
-        for b in PRIOR_BS:
-            if all((b, t, c) in stops for t in TARGETS for c in CONFS):
+        # One likelihood and one predictive CDF per check point; each prior only reweights them.
+        ll, seen = posterior.log_likelihood(positions, len(seq) / M)
+        cdf = {}
+        for t in TARGETS:
+            allowed = posterior.allowed_left(r, pool, t)
+            cdf[t] = None if allowed >= pool else nbinom.cdf(allowed, r + 0.5, seen)
+        for bs in POST_PRIORS:
+            if all(bs + (t, c) in stops for t in TARGETS for c in POST_CONFS):
                 continue
-            w, seen = posterior.posterior(positions, len(seq) / M, b)
+            lp = ll + log_prior[bs]
+            w = np.exp(lp - lp.max())
+            w /= w.sum()
             for t in TARGETS:
-                p = posterior.enough_probability(w, seen, r, pool, t)
-                for c in CONFS:
+                p = 1.0 if cdf[t] is None else float((w * cdf[t]).sum())
+                for c in POST_CONFS:
                     if p >= c:
-                        stops.setdefault((b, t, c), k)
+                        stops.setdefault(bs + (t, c), k)
         if len(stops) == len(keys):
             break
     out = {"dataset": run["dataset"], "R": R, "N": N}
@@ -71,10 +79,10 @@ def replay(run: dict) -> dict:
         need = int(np.ceil(t * R - 1e-9))
         o = int(np.argmax(found >= need))
         res = {"oracle": (screened[o] / N, found[o] / R)}
-        for b in PRIOR_BS:
-            for c in CONFS:
-                k = stops.get((b, t, c), L)
-                res[post_name(b, c)] = (screened[k] / N, found[k] / R)
+        for b, sp in POST_PRIORS:
+            for c in POST_CONFS:
+                k = stops.get((b, sp, t, c), L)
+                res[post_name(b, sp, c)] = (screened[k] / N, found[k] / R)
         for name in REFERENCE:
             k = first_stop(h, make_rule(name, t, 0.95))
             k = L if k is None else k
@@ -124,15 +132,19 @@ def main(argv=None) -> int:
     ap.add_argument("--histories", type=Path, required=True)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--raw", type=Path, help="also pickle the per-run stops here (for combined analyses)")
     args = ap.parse_args(argv)
     runs = load_runs(args.histories)
     with ProcessPoolExecutor(args.workers) as ex:
         results = list(ex.map(replay, runs, chunksize=1))
-    cands = [post_name(b, c) for b in PRIOR_BS for c in CONFS]
+    if args.raw:
+        import pickle
+        args.raw.write_bytes(pickle.dumps(results))
+    cands = [post_name(b, sp, c) for b, sp in POST_PRIORS for c in POST_CONFS]
     lines = ["# Posterior counting process: candidates and leave-one-review-out choice", "",
              f"{args.histories.parent.name}/{args.histories.name}: {len(results)} runs, "
-             f"{len({r['dataset'] for r in results})} datasets. post_bB_cC = Beta(1, B) prior of the share of "
-             "relevant records the ranking cannot find, predictive probability C. Produced by "
+             f"{len({r['dataset'] for r in results})} datasets. post_bB_sS_cC = Beta(1, B) prior of the share of "
+             "relevant records the ranking cannot find, prior probability S that it finds them all (phi = 0), predictive probability C. Produced by "
              "benchmarks/posterior_loro.py.", ""]
     head = ("| rule | reliability (CP 95 %) | mean cost | median cost | "
             + " | ".join(f"prev {b[0]}" for b in PREV_BANDS) + " |")

@@ -32,8 +32,8 @@ triage/simulate/benchmark.py, held out together) the candidate with the LOWEST M
 those whose reliability on the other reviews' runs is >= 0.95 overall AND in every prevalence
 band is chosen and applied to the
 held-out review's runs; "LORO-selected" pools those held-out results. The candidates are the
-posterior counting process (post_bB_cC: Beta(1, B) prior of the even share, predictive
-probability C),
+posterior counting process (post_bB_sS_cC: Beta(1, B) prior of the even share, prior
+probability S that the ranking finds every relevant record, predictive probability C),
 the counting-process rules (rate model x over-dispersion), their classifier variants, QuantCI, and
 each of those gated by the exact (or mid-p) test's lower bound (gate 0.5-0.9), plus the statistical
 rule.
@@ -73,9 +73,11 @@ MIN_RELEVANT = 10
 N_WINDOWS = 10
 GATES = (0.5, 0.6, 0.7, 0.8, 0.9)
 #: Posterior counting process (triage/stopping/posterior.py): Beta(1, b) prior of the even share x
-#: predictive probability.
+#: prior probability that the ranking finds every relevant record (phi = 0) x predictive probability.
 POST_PRIOR_BS = (5.0, 10.0, 20.0, 40.0, 80.0)
+POST_SPIKES = (0.0, 0.25, 0.5, 0.75, 0.9)
 POST_CONFS = (0.8, 0.9, 0.95)
+POST_PRIORS = [(b, sp) for b in POST_PRIOR_BS for sp in POST_SPIKES]
 PREV_BANDS = (("< 2 %", 0.0, 0.02), ("2-10 %", 0.02, 0.10), ("> 10 %", 0.10, 1.01))
 SIZE_BANDS = (("< 1,000", 0, 1000), ("1,000-3,000", 1000, 3000), ("> 3,000", 3000, 10**9))
 
@@ -84,11 +86,11 @@ SIZE_BANDS = (("< 1,000", 0, 1000), ("1,000-3,000", 1000, 3000), ("> 3,000", 300
 FAST_REFERENCE = ("statistical", "statistical_midp", "statistical_knee", "consecutive_irrelevant")
 
 
-def post_name(prior_b: float, conf: float) -> str:
-    return f"post_b{prior_b:g}_c{conf:g}"
+def post_name(prior_b: float, spike: float, conf: float) -> str:
+    return f"post_b{prior_b:g}_s{spike:g}_c{conf:g}"
 
 
-POST_PARAMS = {post_name(f, c): (f, c) for f in POST_PRIOR_BS for c in POST_CONFS}
+POST_PARAMS = {post_name(b, sp, c): (b, sp, c) for b, sp in POST_PRIORS for c in POST_CONFS}
 
 
 def check_step(n_records: int) -> int:
@@ -179,7 +181,7 @@ def replay_run(run: dict, posterior_only: bool = False) -> dict:
     k_end = max(stops[t]["statistical"] for t in TARGETS)   # every gated rule stops by then
 
     # estimates at check points: (stop per target) for every candidate estimate
-    est_names = [post_name(f, c) for f in POST_PRIOR_BS for c in POST_CONFS]
+    est_names = list(POST_PARAMS)
     if not posterior_only:
         est_names += ([f"cp_{m[:3]}_d{d:g}" for m in CP_MODELS for d in DISPERSIONS]
                       + [f"cpclf_{m[:3]}_d{d:g}" for m in CLF_MODELS for d in DISPERSIONS] + ["quantci"])
@@ -194,15 +196,15 @@ def replay_run(run: dict, posterior_only: bool = False) -> dict:
         probs = pool_probabilities(hk, inp)[0] if inp is not None and pool and not posterior_only else None
         mus: dict[str, float | None] = {}
         past = k > k_end
-        p_enough: dict[tuple[float, float], float] = {}  # (prior_b, target) -> P(left <= allowed)
+        p_enough: dict[tuple, float] = {}  # (prior_b, spike, target) -> P(left <= allowed)
         if int(seq.sum()) >= posterior.MIN_RELEVANT and pool:
-            positions = (np.flatnonzero(seq) + 0.5) / M
-            for f in POST_PRIOR_BS:
-                if past and all(first_est[t][post_name(f, c)] is not None for t in TARGETS for c in POST_CONFS):
+            like = posterior.log_likelihood((np.flatnonzero(seq) + 0.5) / M, s / M)   # one per check point
+            for b, sp in POST_PRIORS:
+                if past and all(first_est[t][post_name(b, sp, c)] is not None for t in TARGETS for c in POST_CONFS):
                     continue
-                w, seen = posterior.posterior(positions, s / M, f)
+                w, seen = posterior.posterior(None, s / M, b, sp, likelihood=like)
                 for t in TARGETS:
-                    p_enough[(f, t)] = posterior.enough_probability(w, seen, r, pool, t)
+                    p_enough[(b, sp, t)] = posterior.enough_probability(w, seen, r, pool, t)
         if int(seq.sum()) >= MIN_RELEVANT and pool and not posterior_only:
             x, y = window_points(seq, N_WINDOWS)
             for m in CP_MODELS:
@@ -223,8 +225,8 @@ def replay_run(run: dict, posterior_only: bool = False) -> dict:
                 if first_est[t][e] is not None and past:
                     continue
                 if e.startswith("post_"):
-                    f, c = POST_PARAMS[e]
-                    ok = pool == 0 or p_enough.get((f, t), 0.0) >= c
+                    b, sp, c = POST_PARAMS[e]
+                    ok = pool == 0 or p_enough.get((b, sp, t), 0.0) >= c
                 elif e == "quantci":
                     if probs is None:
                         ok = pool == 0
@@ -279,7 +281,7 @@ def default_candidate() -> str:
     """The candidate name of the registered counting_posterior rule (triage/stopping/rules.py)."""
     from triage.stopping import rules
 
-    return post_name(rules.POSTERIOR_PRIOR_B, rules.POSTERIOR_CONFIDENCE)
+    return post_name(rules.POSTERIOR_PRIOR_B, rules.POSTERIOR_SPIKE, rules.POSTERIOR_CONFIDENCE)
 
 
 def _default_check(args) -> dict:

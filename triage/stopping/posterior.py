@@ -62,19 +62,25 @@ ASSUMPTION = ("The rate of relevant records along the ranking is a decaying expo
               "(about {mean} of them a priori) that the ranking cannot find.")
 
 
-def phi_prior(prior_b: float) -> np.ndarray:
-    """Prior weights of the PHI grid: the Beta(1, prior_b) density times each point's width."""
+def phi_prior(prior_b: float, spike: float = 0.0) -> np.ndarray:
+    """Prior weights of the PHI grid: probability `spike` on phi = 0 (the ranking finds every
+    relevant record), the rest spread as the Beta(1, prior_b) density times each point's width."""
     if prior_b < 1.0:
         raise ValueError(f"prior_b must be >= 1, got {prior_b}")
+    if not 0.0 <= spike < 1.0:
+        raise ValueError(f"spike must be in [0, 1), got {spike}")
     w = (1.0 - PHI) ** (prior_b - 1.0) * np.gradient(PHI)
-    return w / w.sum()
+    w = (1.0 - spike) * w / w.sum()
+    w[0] += spike
+    return w
 
 
-def posterior(positions: np.ndarray, tau: float, prior_b: float) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior weights and seen shares over the (k, phi) grid, both flat of shape (N_K * len(PHI),).
+def log_likelihood(positions: np.ndarray, tau: float) -> tuple[np.ndarray, np.ndarray]:
+    """Log-likelihood of the relevant records' positions and the seen shares F(tau) over the
+    (k, phi) grid, both of shape (N_K, len(PHI)); the prior is added by `posterior`.
 
     positions: screened relevant records' positions t in (0, tau] (rank - 0.5) / M.
-    tau: screened share s / M, in (0, 1]. prior_b: the Beta(1, prior_b) prior of phi.
+    tau: screened share s / M, in (0, 1].
     """
     k, phi = np.geomspace(K_MIN, K_MAX, N_K), PHI
     t = np.asarray(positions, dtype=float)
@@ -84,9 +90,22 @@ def posterior(positions: np.ndarray, tau: float, prior_b: float) -> tuple[np.nda
     g = k[:, None] * np.exp(-k[:, None] * t[None, :]) / ek[:, None]                # (nk, r)
     dens = (1 - phi)[None, :, None] * g[:, None, :] + phi[None, :, None]          # (nk, nphi, r)
     with np.errstate(divide="ignore"):
-        ll = np.log(dens).sum(axis=-1) - len(t) * np.log(seen) + np.log(phi_prior(prior_b))[None, :]
-    w = np.exp(ll - logsumexp(ll))
-    return w.ravel(), np.clip(seen.ravel(), 1e-300, 1.0)
+        ll = np.log(dens).sum(axis=-1) - len(t) * np.log(seen)
+    return ll, np.clip(seen, 1e-300, 1.0)
+
+
+def posterior(positions: np.ndarray, tau: float, prior_b: float, spike: float = 0.0,
+              likelihood: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior weights and seen shares over the (k, phi) grid, both flat of shape (N_K * len(PHI),).
+
+    positions, tau: as `log_likelihood` (or its result passed as `likelihood`, to try several
+    priors on one history). prior_b, spike: the prior of phi (`phi_prior`).
+    """
+    ll, seen = log_likelihood(positions, tau) if likelihood is None else likelihood
+    with np.errstate(divide="ignore"):
+        lp = ll + np.log(phi_prior(prior_b, spike))[None, :]
+    w = np.exp(lp - logsumexp(lp))
+    return w.ravel(), seen.ravel()
 
 
 def left_cdf(x: int | np.ndarray, r: int, weights: np.ndarray, seen: np.ndarray) -> np.ndarray:
@@ -102,10 +121,11 @@ def left_quantile(q: float, r: int, weights: np.ndarray, seen: np.ndarray, pool:
 
 
 def counting_posterior(history: History, inputs: RuleInputs | None = None, target: float = 0.95,
-                       confidence: float = 0.9, prior_b: float = 10.0, name: str = NAME) -> RuleResult:
+                       confidence: float = 0.9, prior_b: float = 10.0, name: str = NAME,
+                       spike: float = 0.0) -> RuleResult:
     """The posterior counting-process rule (module docstring) on one history.
 
-    extra = {prior_b, p_enough (P(left <= allowed)), allowed, upper (predictive quantile U),
+    extra = {prior_b, spike, p_enough (P(left <= allowed)), allowed, upper (predictive quantile U),
     screen_more}; est_relevant_remaining = predictive mean (capped at the pool); recall_lower =
     r / (r + U), a one-sided bound at `confidence` (no upper bound). `inputs` is not read.
     """
@@ -113,8 +133,8 @@ def counting_posterior(history: History, inputs: RuleInputs | None = None, targe
     n_prior, r_prior, seq = split_prior(history)
     s, pool = len(seq), history.n_pool
     r = r_prior + int(seq.sum())
-    assumption = ASSUMPTION.format(mean=pct(1.0 / (1.0 + prior_b)))
-    extra = {"prior_b": prior_b, "p_enough": None, "allowed": None, "upper": None, "screen_more": None}
+    assumption = ASSUMPTION.format(mean=pct((1.0 - spike) / (1.0 + prior_b)))
+    extra = {"prior_b": prior_b, "spike": spike, "p_enough": None, "allowed": None, "upper": None, "screen_more": None}
 
     def result(stop, est=None, lo=None, hi=None, rem=None, summary=""):
         return RuleResult(name, bool(stop), False, recall_estimate=est, recall_lower=lo, recall_upper=hi,
@@ -129,13 +149,13 @@ def counting_posterior(history: History, inputs: RuleInputs | None = None, targe
                                      f"least {MIN_RELEVANT}.")
     M = history.n_records - n_prior
     positions = (np.flatnonzero(seq) + 0.5) / M
-    w, seen = posterior(positions, s / M, prior_b)
+    w, seen = posterior(positions, s / M, prior_b, spike)
     allowed = allowed_left(r, pool, target)
     p_enough = enough_probability(w, seen, r, pool, target)
     mean_left = float(min((w * (r + 0.5) * (1 - seen) / seen).sum(), pool))
     U = left_quantile(confidence, r, w, seen, pool)
     stop = p_enough >= confidence
-    more = 0 if stop else _screen_more(positions, s, r, M, pool, target, confidence, prior_b)
+    more = 0 if stop else _screen_more(positions, s, r, M, pool, target, confidence, prior_b, spike)
     extra.update(p_enough=p_enough, allowed=allowed, upper=U, screen_more=more)
     est, lo = r / (r + mean_left), r / (r + U)
     if stop:
@@ -158,11 +178,12 @@ def enough_probability(weights: np.ndarray, seen: np.ndarray, r: int, pool: int,
     return 1.0 if allowed >= pool else float(left_cdf(allowed, r, weights, seen)[0])
 
 
-def _p_enough(positions: np.ndarray, r: int, s: int, M: int, pool: int, target: float, prior_b: float) -> float:
+def _p_enough(positions: np.ndarray, r: int, s: int, M: int, pool: int, target: float, prior_b: float,
+              spike: float) -> float:
     """P(relevant left <= allowed) after s screened records (pool = records left)."""
     if allowed_left(r, pool, target) >= pool:
         return 1.0
-    return enough_probability(*posterior(positions, s / M, prior_b), r, pool, target)
+    return enough_probability(*posterior(positions, s / M, prior_b, spike), r, pool, target)
 
 
 def _first_ok(ok, lo: int, hi: int) -> int | None:
@@ -179,15 +200,15 @@ def _first_ok(ok, lo: int, hi: int) -> int | None:
 
 
 def _screen_more(positions: np.ndarray, s: int, r: int, M: int, pool: int, target: float, confidence: float,
-                 prior_b: float) -> int:
+                 prior_b: float, spike: float) -> int:
     """Irrelevant records in a row after s screened ones after which the rule would stop (found by
     bisection: see `first_stop`), or the pool when no run inside it suffices."""
-    n = _first_ok(lambda n: _p_enough(positions, r, s + n, M, pool - n, target, prior_b) >= confidence,
+    n = _first_ok(lambda n: _p_enough(positions, r, s + n, M, pool - n, target, prior_b, spike) >= confidence,
                   1, pool - 1) if pool > 1 else None
     return pool if n is None else n
 
 
-def first_stop(history: History, target: float, confidence: float, prior_b: float) -> int | None:
+def first_stop(history: History, target: float, confidence: float, prior_b: float, spike: float = 0.0) -> int | None:
     """The first prefix length k (history entries, priors included) at which `counting_posterior`
     says stop, or None (the fast replay of the rule over a whole history).
 
@@ -203,7 +224,8 @@ def first_stop(history: History, target: float, confidence: float, prior_b: floa
             a = int(rel[j]) + 1                                    # screened count just after relevant j
             b = int(rel[j + 1]) if j + 1 < len(rel) else len(seq)  # before the next relevant one
             positions, r = (rel[:j + 1] + 0.5) / M, r_prior + j + 1
-            s = _first_ok(lambda s: _p_enough(positions, r, s, M, M - s, target, prior_b) >= confidence, a, b)
+            s = _first_ok(lambda s: _p_enough(positions, r, s, M, M - s, target, prior_b, spike) >= confidence,
+                          a, b)
             if s is not None:
                 return n_prior + s
     return len(history) if history.n_pool == 0 else None

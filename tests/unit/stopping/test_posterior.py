@@ -10,7 +10,7 @@ from triage.history import PRIOR, RANKED, History
 from triage.stopping import make_rule
 from triage.stopping.base import ALL_SCREENED
 from triage.stopping.posterior import (K_MAX, K_MIN, N_K, PHI, counting_posterior, first_stop, left_cdf,
-                                      left_quantile, phi_prior, posterior)
+                                      left_quantile, log_likelihood, phi_prior, posterior)
 
 
 def hist(labels, n_records, n_prior=0):
@@ -58,6 +58,34 @@ def test_prior_of_the_even_share():
     w = phi_prior(10.0)
     assert w.sum() == pytest.approx(1.0) and (np.diff(w / np.gradient(PHI)) < 0).all()  # density falls from 0
     assert (w * PHI).sum() == pytest.approx(1 / 11, abs=0.01)                # Beta(1, 10) mean 1/11
+
+
+def test_spike_puts_its_probability_on_a_ranking_that_finds_everything():
+    base, w = phi_prior(10.0), phi_prior(10.0, spike=0.5)
+    assert w.sum() == pytest.approx(1.0)
+    assert w[0] == pytest.approx(0.5 + 0.5 * base[0])               # the spike plus half the Beta mass at 0
+    assert w[1:] == pytest.approx(0.5 * base[1:])                   # the rest of the Beta prior, halved
+    with pytest.raises(ValueError, match="spike"):
+        phi_prior(10.0, spike=1.0)
+    # the posterior is the likelihood times this prior: one likelihood serves every prior
+    pos, tau = np.array([0.01, 0.03, 0.08]), 0.3
+    ll, seen = log_likelihood(pos, tau)
+    lp = ll + np.log(w)[None, :]
+    want = np.exp(lp - lp.max())
+    got, got_seen = posterior(pos, tau, 10.0, spike=0.5)
+    assert got == pytest.approx((want / want.sum()).ravel())
+    assert got_seen == pytest.approx(seen.ravel())
+    assert posterior(pos, tau, 10.0, 0.5, likelihood=(ll, seen))[0] == pytest.approx(got)
+
+
+def test_spike_lets_the_rule_stop_sooner_after_a_fast_start():
+    # 10 relevant records at the top, then irrelevant ones: more prior belief in a ranking that
+    # finds everything means fewer irrelevant records in a row are needed
+    h = hist([1] * 10 + [0] * 990, 1000)
+    plain, spiked = first_stop(h, 0.95, 0.9, 10.0), first_stop(h, 0.95, 0.9, 10.0, spike=0.75)
+    assert plain is not None and spiked is not None and spiked < plain
+    assert counting_posterior(h.at(spiked), target=0.95, confidence=0.9, spike=0.75).stop
+    assert not counting_posterior(h.at(spiked - 1), target=0.95, confidence=0.9, spike=0.75).stop
     with pytest.raises(ValueError):
         phi_prior(0.5)
 
