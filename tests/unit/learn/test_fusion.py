@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 
@@ -216,5 +214,5 @@ def test_simulate_with_a_fused_preset(tmp_path, combine):
     assert not res.probabilistic and res.pool_probabilities is None
     assert res.pool_scores is not None and np.isfinite(res.pool_scores).all() and res.snapshots
     assert np.isfinite(res.screen_scores[np.isfinite(res.screen_scores)]).all()
-    again = simulate(texts, gold, replace(preset), seed=2, cache_dir=tmp_path, embeddings_after=5)
+    again = simulate(texts, gold, preset, seed=2, cache_dir=tmp_path, embeddings_after=5)
     np.testing.assert_array_equal(again.history.record_ids, res.history.record_ids)
