@@ -158,7 +158,8 @@ def rank(project: Project, preset_name: str | None = None, progress=None, embedd
     params = engine.preset.params() | {
         "model": result.model, "probabilities": result.probabilities is not None,
         "question_record": question_row is not None, "question": engine.corpus.question,
-        "embedder": engine.embedder_id if result.features == "full" else None, "features": result.features}
+        "embedder": engine.embedder_id if result.features == "full" else None, "features": result.features,
+        "combine": result.combine}
     ids = engine.corpus.ids
     project.add_round(NewRound(
         preset=engine.preset.name, params=params, seed=project.seed, versions=library_versions(),

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from triage.cli.main import cli
@@ -79,9 +80,16 @@ def _write(rows: list[dict], path: Path, labelled_rows) -> None:
             w.writerow({**r, "label_included": r["label_included"] if i in labelled_rows else ""})
 
 
-def test_live_next_label_rounds_rank_exactly_as_simulate(tmp_path):
+# The same blocks ranked by two SVMs whose rankings are fused (reciprocal rank fusion).
+RRF_PRESET = PRESET.replace('embedding = { model = "fake", weight = 0.5 }',
+                            'embedding = { model = "fake" }\ncombine = "rrf"\nk_rrf = 30')
+
+
+@pytest.mark.parametrize("preset_text, combine", [(PRESET, "concat"), (RRF_PRESET, "rrf")])
+def test_live_next_label_rounds_rank_exactly_as_simulate(tmp_path, preset_text, combine):
+    assert preset_text.count("combine") == (combine != "concat")
     preset_file = tmp_path / "hybrid_fake.toml"
-    preset_file.write_text(PRESET, encoding="utf-8")
+    preset_file.write_text(preset_text, encoding="utf-8")
     seed = 11
     rows = _review()
     gold = np.array([r["label_included"] for r in rows], dtype=np.int8)
@@ -129,6 +137,7 @@ def test_live_next_label_rounds_rank_exactly_as_simulate(tmp_path):
     with Project.open(proj) as p:
         live_rankings = [np.array([row_of[int(i)] for i in r.record_ids]) for r in p.rounds()]
         assert all(r.params["embedder"] == "fake:d32:s0" for r in p.rounds())
+        assert {(r.params["model"], r.params["combine"]) for r in p.rounds()} == {("classifier", combine)}
     assert len(live_rankings) == len(sim_rankings) > 3
     for k, (live, sim) in enumerate(zip(live_rankings, sim_rankings)):
         assert np.array_equal(live, sim), f"round {k}: live and simulated rankings differ"

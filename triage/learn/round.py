@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from triage.features.matrix import stack_rows
+from triage.features.matrix import FusedFeatures, stack_rows
 from triage.learn.balance import sample_weights
 from triage.learn.classifiers import is_probabilistic, make_classifier, relevance_scores
+from triage.learn.fusion import fuse
 from triage.learn.presets import Preset
 from triage.registry import Spec
 from triage.learn.queriers import make_querier
@@ -26,11 +27,14 @@ MAX_QUERIER = Spec("max")
 @dataclass(frozen=True)
 class RoundResult:
     """ranking: pool row indices, best first (int64). scores: float64 for every row of X
-    (labelled rows included; NaN where not computed). probabilities: calibrated-ish P(relevant)
-    for the pool rows in `ranking` order when the classifier gives them, else None.
+    (labelled rows included; NaN where not computed); with fused features the fused score
+    (`triage.learn.fusion`). probabilities: calibrated-ish P(relevant) for the pool rows in
+    `ranking` order when the classifier gives them, else None (always None when fused).
     model: "classifier" once both classes are labelled, "cold" (similarity to the question /
     known relevant records) or "random" before that. features: which of the preset's features
-    ranked ("full", or "tfidf" while the embedding pass was still running; set by the engine)."""
+    ranked ("full", or "tfidf" while the embedding pass was still running; set by the engine).
+    combine: "concat" (one classifier on one matrix, a single block included) or "rrf" /
+    "zscore" (one classifier per block, scores fused)."""
 
     ranking: np.ndarray
     scores: np.ndarray
@@ -39,6 +43,7 @@ class RoundResult:
     n_train: int
     seconds: float
     features: str = "full"
+    combine: str = "concat"
 
 
 def run_round(X, history: History, preset: Preset, rng: np.random.Generator,
@@ -51,7 +56,9 @@ def run_round(X, history: History, preset: Preset, rng: np.random.Generator,
     AutoTAR, arXiv:1504.06868). The classifier can then start from the first exclusion, and a
     single odd include (a title without abstract) does not steer the ranking on its own.
     `preset.pseudo_negatives` > 0: that many random pool records also train as irrelevant
-    (AutoTAR; drawn from `rng`), and stay in the pool to be ranked."""
+    (AutoTAR; drawn from `rng`), and stay in the pool to be ranked.
+    X (and question_row) may be `FusedFeatures`: then one classifier per block (same training
+    rows, weights and random_state) and the pool is ranked by the blocks' fused score."""
     t0 = time.perf_counter()
     n = X.shape[0]
     if history.n_records != n:
@@ -64,17 +71,23 @@ def run_round(X, history: History, preset: Preset, rng: np.random.Generator,
     scores = np.full(n, np.nan)
     if question_row is not None:
         y = np.append(y, np.int8(1))
+    fused = isinstance(X, FusedFeatures)
     if len(np.unique(y)) == 2:
-        clf = make_classifier(preset.classifier, random_state=int(rng.integers(2**31 - 1)))
-        X_train = X[labelled] if question_row is None else stack_rows(X[labelled], question_row)
+        random_state = int(rng.integers(2**31 - 1))
+        fake = None
         if preset.pseudo_negatives and len(pool):
-            fake = rng.choice(pool, size=min(preset.pseudo_negatives, len(pool)), replace=False)
-            X_train, y = stack_rows(X_train, X[np.sort(fake)]), np.append(y, np.zeros(len(fake), np.int8))
-        clf.fit(X_train, y, sample_weight=sample_weights(y, preset.balance))
-        if len(pool):
-            # scoring every row is cheaper than slicing the pool out of a sparse matrix
-            scores[pool] = relevance_scores(clf, X)[pool]
-        probabilistic, model = is_probabilistic(preset.classifier), "classifier"
+            fake = np.sort(rng.choice(pool, size=min(preset.pseudo_negatives, len(pool)), replace=False))
+            y = np.append(y, np.zeros(len(fake), np.int8))
+        weights = sample_weights(y, preset.balance)
+        if len(pool) and fused:
+            questions = (None,) * len(X.blocks) if question_row is None else question_row.blocks
+            block_scores = [_fit_and_score(b, labelled, q, fake, y, weights, preset, random_state, pool)
+                            for b, q in zip(X.blocks, questions)]
+            scores[pool] = fuse(X.combine, block_scores, X.shares, X.k_rrf)
+        elif len(pool):
+            scores[pool] = _fit_and_score(X, labelled, question_row, fake, y, weights, preset, random_state, pool)
+        probabilistic = not fused and is_probabilistic(preset.classifier)
+        model = "classifier"
     elif cold_scores is not None:
         scores[pool] = cold_scores[pool]
         probabilistic, model = False, "cold"
@@ -85,4 +98,17 @@ def run_round(X, history: History, preset: Preset, rng: np.random.Generator,
     ranking = pool[querier(scores[pool], rng)]
     probabilities = scores[ranking] if probabilistic and len(pool) else None
     return RoundResult(ranking.astype(np.int64), scores, probabilities, model, len(labelled),
-                       time.perf_counter() - t0)
+                       time.perf_counter() - t0, combine=X.combine if fused else "concat")
+
+
+def _fit_and_score(X, labelled: np.ndarray, question_row, fake: np.ndarray | None, y: np.ndarray,
+                   weights: np.ndarray | None, preset: Preset, random_state: int, pool: np.ndarray) -> np.ndarray:
+    """Train the preset's classifier on rows `labelled`, then the question's row, then rows `fake`
+    (labels `y`, sample `weights`, in that order); the scores (float64) of the `pool` rows."""
+    X_train = X[labelled] if question_row is None else stack_rows(X[labelled], question_row)
+    if fake is not None:
+        X_train = stack_rows(X_train, X[fake])
+    clf = make_classifier(preset.classifier, random_state=random_state)
+    clf.fit(X_train, y, sample_weight=weights)
+    # scoring every row is cheaper than slicing the pool out of a sparse matrix
+    return relevance_scores(clf, X)[pool]
