@@ -20,9 +20,9 @@ def hist(labels, n_records, n_prior=1):
     return History.from_lists(range(len(labels)), labels, origins, [0] * len(labels), n_records)
 
 
-def _report(**kw):
-    h = hist([1, 1, 0, 1, 1] + [0] * 300, 400)
-    return build_report(h, np.full(95, 0.001), question=f"Does {XSS} work?",
+def _report(n_irrelevant=300, **kw):
+    h = hist([1, 1, 0, 1, 1] + [0] * n_irrelevant, 400)
+    return build_report(h, np.full(400 - len(h), 0.001), question=f"Does {XSS} work?",
                         recent_relevant=[{"id": 3, "title": "A <b>bold</b> title", "abstract": f"Abstract {XSS}"}], **kw)
 
 
@@ -43,7 +43,8 @@ def test_markdown_and_json_show_every_rule():
                  "counting_process_clf", "statistical_knee"):
         assert f"| {name} |" in md
     assert "| default |" not in md  # the default leads the report alone, above the table
-    assert md.index("Keep screening") < md.index("| rule |")
+    verdict = "You may stop screening" if rep.results["default"].stop else "Keep screening"
+    assert md.index(verdict) < md.index("| rule |")
     data = json.loads(render_json(rep))
     assert data["rules"]["statistical"]["guarantee"] is True
     assert data["rules"]["knee"]["guarantee"] is False
@@ -66,7 +67,7 @@ def test_recall_sentence_uses_one_rule_only():
 
 
 def test_headline_is_the_default_rule_alone_with_screen_more_and_assumption():
-    rep = _report()
+    rep = _report(n_irrelevant=30)  # 4 relevant early, 30 irrelevant since: the default says continue
     d = rep.results["default"]
     head = default_sentence(rep)
     assert head.startswith("Keep screening.") and "The default rule" in head
@@ -77,8 +78,8 @@ def test_headline_is_the_default_rule_alone_with_screen_more_and_assumption():
 
 
 def test_one_line_summary():
-    line = one_line_summary(hist([1, 1, 0, 1] + [0] * 20, 400), None)
-    assert "\n" not in line and line.startswith("3 relevant in 23 screened of 400")
+    line = one_line_summary(hist([1, 1, 0, 1, 1] + [0] * 20, 400), None)
+    assert "\n" not in line and line.startswith("4 relevant in 24 screened of 400")
     assert "Keep screening" in line and "Screen about" in line
     done = one_line_summary(hist([1, 1, 0], 3), None)
     assert "You may stop" in done
