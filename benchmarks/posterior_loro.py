@@ -4,8 +4,8 @@ choice among them, next to the current default rule. A fast, focused companion o
 stopping_eval.py (same histories, check points, bands, selection rule and overlap groups; the
 candidates are evaluated with the rule's own posterior and predictive functions).
 
-    python benchmarks/posterior_loro.py --histories H/histories.jsonl [--workers 2] \
-        [--out benchmarks/results/stopping_posterior_tfidf_svm.md]
+    python benchmarks/posterior_loro.py --histories H/histories.jsonl [HQ/histories.jsonl] [--workers 2] \
+        --out benchmarks/results/stopping_posterior_hybrid_svm.md
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from triage.stopping import first_stop, make_rule  # noqa: E402
 from triage.stopping import posterior  # noqa: E402
 from triage.stopping.dist import clopper_pearson  # noqa: E402
 
-#: Reference rules replayed beside the candidates (vectorised replays only: statistical_knee replays
-#: prefix by prefix and takes an hour on these histories; its figures are in stopping_eval.py tables).
-REFERENCE = ("statistical", "statistical_midp")
+#: Reference rules replayed beside the candidates: the exact test and its mid-p variant, and
+#: statistical_knee (the default before counting_posterior).
+REFERENCE = ("statistical", "statistical_midp", "statistical_knee")
 
 
 def replay(run: dict) -> dict:
@@ -104,15 +104,24 @@ def reliable(rows, name, t) -> bool:
                if ((prev >= a) & (prev < b)).any())
 
 
+def choose(train: list, t: float, cands: list) -> str:
+    """The cheapest candidate (mean cost over `train`) reliable in every setting's runs of `train`
+    (`reliable`); the exact statistical rule when none is."""
+    settings = sorted({r["setting"] for r in train})
+    ok = [c for c in cands if all(reliable([r for r in train if r["setting"] == s], c, t) for s in settings)]
+    return min(ok, key=lambda c: np.mean([r[t][c][0] for r in train])) if ok else "statistical"
+
+
 def loro(results, t, cands):
+    """Leave one review out (overlapping datasets together): choose on the other reviews' runs of
+    every setting, apply to the held-out review's runs. Returns (held-out rows, {choice: runs})."""
     held, chosen = [], {}
     for g in overlap_groups(sorted({r["dataset"] for r in results})):
         train = [r for r in results if r["dataset"] not in g]
         test = [r for r in results if r["dataset"] in g]
-        ok = [c for c in cands if reliable(train, c, t)]
-        best = min(ok, key=lambda c: np.mean([r[t][c][0] for r in train])) if ok else "statistical"
+        best = choose(train, t, cands)
         chosen[best] = chosen.get(best, 0) + len(test)
-        held += [{"R": r["R"], "N": r["N"], t: {"held": r[t][best]}} for r in test]
+        held += [{"R": r["R"], "N": r["N"], "setting": r["setting"], t: {"held": r[t][best]}} for r in test]
     return held, chosen
 
 
@@ -129,36 +138,47 @@ def row(name, rows, key, t) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--histories", type=Path, required=True)
+    ap.add_argument("--histories", type=Path, nargs="+", required=True,
+                    help="one histories.jsonl per setting (e.g. without and with the review question); the "
+                         "selection requires reliability in each")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--raw", type=Path, help="also pickle the per-run stops here (for combined analyses)")
     args = ap.parse_args(argv)
-    runs = load_runs(args.histories)
+    results = []
     with ProcessPoolExecutor(args.workers) as ex:
-        results = list(ex.map(replay, runs, chunksize=1))
+        for path in args.histories:
+            setting = f"{path.parent.name}/{path.name}"
+            results += [dict(r, setting=setting) for r in ex.map(replay, load_runs(path), chunksize=1)]
+    settings = list(dict.fromkeys(r["setting"] for r in results))
     if args.raw:
         import pickle
         args.raw.write_bytes(pickle.dumps(results))
     cands = [post_name(b, sp, c) for b, sp in POST_PRIORS for c in POST_CONFS]
     lines = ["# Posterior counting process: candidates and leave-one-review-out choice", "",
-             f"{args.histories.parent.name}/{args.histories.name}: {len(results)} runs, "
+             f"{', '.join(settings)}: {len(results)} runs, "
              f"{len({r['dataset'] for r in results})} datasets. post_bB_sS_cC = Beta(1, B) prior of the share of "
-             "relevant records the ranking cannot find, prior probability S that it finds them all (phi = 0), predictive probability C. Produced by "
+             "relevant records the ranking cannot find, prior probability S that it finds them all (phi = 0), "
+             "predictive probability C. Produced by "
              "benchmarks/posterior_loro.py.", ""]
     head = ("| rule | reliability (CP 95 %) | mean cost | median cost | "
             + " | ".join(f"prev {b[0]}" for b in PREV_BANDS) + " |")
     for t in TARGETS:
         held, chosen = loro(results, t, cands)
         lines += [f"## Target recall {t:.2f}", "",
-                  "Leave-one-review-out: per held-out review, the cheapest candidate with reliability >= "
-                  f"{RELIABILITY:.2f} on the other reviews' runs overall and in every prevalence band. Chosen (runs): "
-                  + ", ".join(f"{c} ({n})" for c, n in sorted(chosen.items(), key=lambda x: -x[1])) + ".", "",
-                  head, "|---|---|---|---|" + "---|" * len(PREV_BANDS),
-                  row("oracle", results, "oracle", t), row("**LORO-selected (held out)**", held, "held", t)]
-        lines += [row(n, results, n, t) for n in REFERENCE]
-        lines += [row(c, results, c, t) for c in cands]
-        lines.append("")
+                  "Leave-one-review-out: per held-out review, the cheapest candidate (mean cost over every "
+                  f"setting) with reliability >= {RELIABILITY:.2f} on the other reviews' runs of each setting, "
+                  "overall and in every prevalence band. Chosen (held-out runs): "
+                  + ", ".join(f"{c} ({n})" for c, n in sorted(chosen.items(), key=lambda x: -x[1]))
+                  + f". Chosen on all reviews: **{choose(results, t, cands)}**.", ""]
+        for s in settings + (["all settings"] if len(settings) > 1 else []):
+            rs = results if s == "all settings" else [r for r in results if r["setting"] == s]
+            hs = held if s == "all settings" else [r for r in held if r["setting"] == s]
+            lines += [f"### {s} ({len(rs)} runs)", "", head, "|---|---|---|---|" + "---|" * len(PREV_BANDS),
+                      row("oracle", rs, "oracle", t), row("**LORO-selected (held out)**", hs, "held", t)]
+            lines += [row(n, rs, n, t) for n in REFERENCE]
+            lines += [row(c, rs, c, t) for c in cands]
+            lines.append("")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))

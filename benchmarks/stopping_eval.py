@@ -277,11 +277,11 @@ def replay_run(run: dict, posterior_only: bool = False) -> dict:
 CHECKED_RULE = "counting_posterior"
 
 
-def default_candidate() -> str:
-    """The candidate name of the registered counting_posterior rule (triage/stopping/rules.py)."""
+def default_candidate(target: float) -> str:
+    """The candidate name of the registered counting_posterior rule at `target` (triage/stopping/rules.py)."""
     from triage.stopping import rules
 
-    return post_name(rules.POSTERIOR_PRIOR_B, rules.POSTERIOR_SPIKE, rules.POSTERIOR_CONFIDENCE)
+    return post_name(*rules.posterior_params(target))
 
 
 def _default_check(args) -> dict:
@@ -295,7 +295,7 @@ def _default_check(args) -> dict:
     inputs_at = _inputs_at(run, h)
     out = {}
     for t in TARGETS:
-        k = res[t][default_candidate()][0]
+        k = res[t][default_candidate(t)][0]
         rule = make_rule(CHECKED_RULE, t, CONFIDENCE)
         at_k = rule(h.at(k), inputs_at(k) if inputs_at else None).stop
         exact_k = res[t]["statistical"][0]
@@ -392,7 +392,7 @@ def summarise(setting: str, results: list[dict], default_rows: list[dict] | None
             lines += [f"The registered {CHECKED_RULE} rule, replayed by its own code at the table's stop and the check "
                       f"point before it, agrees with the table on {agree} of {len(default_rows)} runs.", ""]
         rows = [("oracle", [(r, r[t]["oracle"]) for r in results]), ("LORO-selected", held)]
-        dname = default_candidate()
+        dname = default_candidate(t)
         rows.append((f"{CHECKED_RULE} = {dname}", [(r, r[t][dname]) for r in results]))
         rows += [(n, [(r, r[t][n]) for r in results]) for n in REFERENCE if n in results[0][t]]
         reliable = sorted((n for n in cands if n not in REFERENCE),

@@ -172,28 +172,37 @@ REGISTRY["counting_process_clf"] = lambda target=0.95, confidence=0.95: counting
     target, confidence, use_classifier=True)
 
 
-#: Parameters of the posterior counting process (triage/stopping/posterior.py): the Beta(1, b)
-#: prior of the share of relevant records the ranking cannot find, and the predictive probability
-#: required. Chosen by leave-one-review-out on the tfidf_svm histories (41 reviews x 5 seeds; at
-#: target 0.95 chosen in 200 of 205 held-out folds: BENCHMARKS.md section 4).
-POSTERIOR_PRIOR_B = 10.0
-POSTERIOR_SPIKE = 0.5
-POSTERIOR_CONFIDENCE = 0.9
+#: Parameters of the posterior counting process (triage/stopping/posterior.py) per recall target:
+#: (b of the Beta(1, b) prior of the share of relevant records the ranking cannot find, spike = prior
+#: probability that it finds them all, predictive probability required at confidence 0.95). Chosen
+#: by leave-one-review-out on the default preset's histories without and with the review question
+#: (41 reviews x 5 seeds each; BENCHMARKS.md section 4): the 0.95 entry in 400 of 410 held-out folds,
+#: the 0.90 entry in 390 of 410. Other targets use the nearest entry.
+POSTERIOR_PARAMS = {0.95: (10.0, 0.75, 0.95), 0.90: (5.0, 0.25, 0.95)}
 
 
-def posterior_probability(confidence: float) -> float:
+def posterior_params(target: float) -> tuple[float, float, float]:
+    """(prior_b, spike, predictive probability at confidence 0.95) for `target` (POSTERIOR_PARAMS)."""
+    return POSTERIOR_PARAMS[min(POSTERIOR_PARAMS, key=lambda t: (abs(t - target), -t))]
+
+
+def posterior_probability(confidence: float, calibrated: float) -> float:
     """The predictive probability the posterior rule requires for a requested `confidence`:
-    POSTERIOR_CONFIDENCE at 0.95 (what the selection calibrated), the risk scaled in proportion
-    otherwise (0.99 asks for a risk five times smaller)."""
-    return 1.0 - (1.0 - confidence) * (1.0 - POSTERIOR_CONFIDENCE) / 0.05
+    `calibrated` (what the selection chose) at 0.95, the risk scaled in proportion otherwise
+    (0.99 asks for a risk five times smaller)."""
+    return 1.0 - (1.0 - confidence) * (1.0 - calibrated) / 0.05
 
 
-def counting_posterior_rule(target: float = 0.95, confidence: float = 0.95, prior_b: float = POSTERIOR_PRIOR_B,
-                            spike: float = POSTERIOR_SPIKE, name: str = "counting_posterior") -> Rule:
-    """The posterior counting process (`triage.stopping.posterior`) with fixed parameters; it
-    requires the predictive probability `posterior_probability(confidence)`."""
+def counting_posterior_rule(target: float = 0.95, confidence: float = 0.95, prior_b: float | None = None,
+                            spike: float | None = None, name: str = "counting_posterior") -> Rule:
+    """The posterior counting process (`triage.stopping.posterior`) with the parameters chosen for
+    `target` (`posterior_params`; prior_b / spike override them); it requires the predictive
+    probability `posterior_probability(confidence, ...)`."""
     check_target(target, confidence)
-    prob = posterior_probability(confidence)
+    chosen_b, chosen_spike, calibrated = posterior_params(target)
+    prior_b = chosen_b if prior_b is None else prior_b
+    spike = chosen_spike if spike is None else spike
+    prob = posterior_probability(confidence, calibrated)
     check_target(target, prob)
 
     def replay(h: History, scores_at: ScoresAt | None) -> np.ndarray:  # exact for first_stop

@@ -160,3 +160,22 @@ def test_fast_replay_equals_prefix_by_prefix_evaluation():
     assert stops.any() and stops[k:].all() and k < len(seq)
     assert rule(h.at(k)).stop and not rule(h.at(k - 1)).stop
     assert not any(rule(h.at(j)).stop for j in range(2, k, 25))
+
+
+def test_registered_rule_uses_the_parameters_chosen_for_its_target():
+    from triage.stopping.rules import POSTERIOR_PARAMS, posterior_params, posterior_probability
+
+    assert posterior_params(0.95) == POSTERIOR_PARAMS[0.95] and posterior_params(0.90) == POSTERIOR_PARAMS[0.90]
+    assert posterior_params(0.99) == POSTERIOR_PARAMS[0.95] and posterior_params(0.8) == POSTERIOR_PARAMS[0.90]
+    assert posterior_params(0.925) == POSTERIOR_PARAMS[0.95]                  # a tie goes to the higher target
+    assert posterior_probability(0.95, 0.9) == pytest.approx(0.9)
+    assert posterior_probability(0.99, 0.9) == pytest.approx(0.98)             # risk five times smaller
+    h = hist([1] * 10 + [0] * 990, 1000)
+    for target in (0.95, 0.90):
+        b, spike, c = POSTERIOR_PARAMS[target]
+        want = first_stop(h, target, posterior_probability(0.95, c), b, spike)
+        for name in ("counting_posterior", "default"):
+            rule = make_rule(name, target, 0.95)
+            assert rule.replay(h, None).argmax() == want
+            assert rule(h.at(want), None).stop and not rule(h.at(want - 1), None).stop
+            assert rule(h.at(want), None).name == name
