@@ -19,8 +19,8 @@ import numpy as np
 from scipy.stats import nbinom
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stopping_eval import (POST_CONFS, POST_PRIORS, PREV_BANDS, RELIABILITY, TARGETS, _history,  # noqa: E402
-                           check_step, load_runs, post_name)
+from stopping_eval import (POST_CONFS, POST_PRIORS, PREV_BANDS, RELIABILITY, SIZE_BANDS, TARGETS,  # noqa: E402
+                           _history, check_step, load_runs, post_name)
 
 from triage.history import PRIOR  # noqa: E402
 from triage.simulate.benchmark import overlap_groups  # noqa: E402
@@ -121,35 +121,49 @@ def loro(results, t, cands):
         test = [r for r in results if r["dataset"] in g]
         best = choose(train, t, cands)
         chosen[best] = chosen.get(best, 0) + len(test)
-        held += [{"R": r["R"], "N": r["N"], "setting": r["setting"], t: {"held": r[t][best]}} for r in test]
+        held += [{"R": r["R"], "N": r["N"], "setting": r["setting"],
+                  t: {"held": r[t][best], "oracle": r[t]["oracle"]}} for r in test]
     return held, chosen
 
 
 def row(name, rows, key, t) -> str:
+    """Reliability (Clopper-Pearson 95 %), mean and median cost, mean excess over the oracle, and
+    runs reaching the target per prevalence band and per pool size."""
     ok = _ok(rows, key, t)
     lo, hi = clopper_pearson(int(ok.sum()), len(ok), 0.95)
     cost = np.array([r[t][key][0] for r in rows])
+    excess = cost - np.array([r[t]["oracle"][0] if "oracle" in r[t] else np.nan for r in rows])
     prev = np.array([r["R"] / r["N"] for r in rows])
-    bands = " | ".join(f"{int(ok[(prev >= a) & (prev < b)].sum())}/{int(((prev >= a) & (prev < b)).sum())}"
-                       for _, a, b in PREV_BANDS)
-    return (f"| {name} | {ok.mean():.1%} ({lo:.1%}–{hi:.1%}) | {cost.mean():.1%} | {np.median(cost):.1%} | "
+    size = np.array([r["N"] for r in rows])
+    bands = " | ".join(f"{int(ok[m].sum())}/{int(m.sum())}" for m in
+                       [(prev >= a) & (prev < b) for _, a, b in PREV_BANDS]
+                       + [(size >= a) & (size < b) for _, a, b in SIZE_BANDS])
+    exc = f"{np.nanmean(excess):+.1%}" if not np.isnan(excess).all() else "-"
+    return (f"| {name} | {ok.mean():.1%} ({lo:.1%}–{hi:.1%}) | {cost.mean():.1%} | {np.median(cost):.1%} | {exc} | "
             f"{bands} |")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--histories", type=Path, nargs="+", required=True,
+    ap.add_argument("--histories", type=Path, nargs="+",
                     help="one histories.jsonl per setting (e.g. without and with the review question); the "
                          "selection requires reliability in each")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--raw", type=Path, help="also pickle the per-run stops here (for combined analyses)")
+    ap.add_argument("--from-raw", type=Path, help="tables from a --raw pickle instead of replaying")
     args = ap.parse_args(argv)
+    if not args.histories and not args.from_raw:
+        ap.error("give --histories (or --from-raw)")
     results = []
-    with ProcessPoolExecutor(args.workers) as ex:
-        for path in args.histories:
-            setting = f"{path.parent.name}/{path.name}"
-            results += [dict(r, setting=setting) for r in ex.map(replay, load_runs(path), chunksize=1)]
+    if args.from_raw:
+        import pickle
+        results = pickle.loads(args.from_raw.read_bytes())
+    else:
+        with ProcessPoolExecutor(args.workers) as ex:
+            for path in args.histories:
+                setting = f"{path.parent.name}/{path.name}"
+                results += [dict(r, setting=setting) for r in ex.map(replay, load_runs(path), chunksize=1)]
     settings = list(dict.fromkeys(r["setting"] for r in results))
     if args.raw:
         import pickle
@@ -161,8 +175,9 @@ def main(argv=None) -> int:
              "relevant records the ranking cannot find, prior probability S that it finds them all (phi = 0), "
              "predictive probability C. Produced by "
              "benchmarks/posterior_loro.py.", ""]
-    head = ("| rule | reliability (CP 95 %) | mean cost | median cost | "
-            + " | ".join(f"prev {b[0]}" for b in PREV_BANDS) + " |")
+    head = ("| rule | reliability (CP 95 %) | mean cost | median cost | excess | "
+            + " | ".join(f"prev {b[0]}" for b in PREV_BANDS) + " | " + " | ".join(f"N {b[0]}" for b in SIZE_BANDS)
+            + " |")
     for t in TARGETS:
         held, chosen = loro(results, t, cands)
         lines += [f"## Target recall {t:.2f}", "",
@@ -174,7 +189,8 @@ def main(argv=None) -> int:
         for s in settings + (["all settings"] if len(settings) > 1 else []):
             rs = results if s == "all settings" else [r for r in results if r["setting"] == s]
             hs = held if s == "all settings" else [r for r in held if r["setting"] == s]
-            lines += [f"### {s} ({len(rs)} runs)", "", head, "|---|---|---|---|" + "---|" * len(PREV_BANDS),
+            lines += [f"### {s} ({len(rs)} runs)", "", head,
+                      "|---|---|---|---|---|" + "---|" * (len(PREV_BANDS) + len(SIZE_BANDS)),
                       row("oracle", rs, "oracle", t), row("**LORO-selected (held out)**", hs, "held", t)]
             lines += [row(n, rs, n, t) for n in REFERENCE]
             lines += [row(c, rs, c, t) for c in cands]
