@@ -27,7 +27,8 @@ from scipy.stats import nbinom
 from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stopping_eval import PREV_BANDS, TARGETS, _history  # noqa: E402
+from posterior_loro import row, table_head, write_out  # noqa: E402
+from stopping_eval import TARGETS, _history  # noqa: E402
 
 from triage.history import PRIOR  # noqa: E402
 from triage.stopping import posterior, rules  # noqa: E402
@@ -89,15 +90,6 @@ def replay(line: str) -> dict:
     return out
 
 
-def row(name: str, rows: list, t: float) -> str:
-    ok = np.array([r[t][name][1] >= t - 1e-12 for r in rows])
-    cost = np.array([r[t][name][0] for r in rows])
-    prev = np.array([r["R"] / r["N"] for r in rows])
-    bands = " | ".join(f"{ok[m].mean():.0%}" if m.any() else "-"
-                       for m in ((prev >= a) & (prev < b_) for _, a, b_ in PREV_BANDS))
-    return f"| {name} | {ok.mean():.1%} | {cost.mean():.1%} | {np.median(cost):.1%} | {bands} |"
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--histories", type=Path, required=True)
@@ -112,14 +104,10 @@ def main(argv=None) -> int:
            "benchmarks/posterior_clf_gate.py (see its docstring). KIND_gG: stop early when the calibrated pool "
            "estimate KIND is within what the target allows and the posterior's P(enough found) >= G.", ""]
     for t in TARGETS:
-        out += [f"## Target recall {t:.2f}", "", "| rule | reliability | mean cost | median cost | "
-                + " | ".join(f"prev {b[0]}" for b in PREV_BANDS) + " |", "|---|---|---|---|" + "---|" * len(PREV_BANDS),
-                row("posterior", results, t)]
-        out += [row(f"{kind}_g{g:g}", results, t) for kind in KINDS for g in GATES]
+        out += [f"## Target recall {t:.2f}", "", *table_head(), row("posterior", results, "posterior", t)]
+        out += [row(f"{kind}_g{g:g}", results, f"{kind}_g{g:g}", t) for kind in KINDS for g in GATES]
         out.append("")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(out), encoding="utf-8")
-    print("\n".join(out))
+    write_out(args.out, out)
     return 0
 
 

@@ -143,6 +143,20 @@ def row(name, rows, key, t) -> str:
             f"{bands} |")
 
 
+def table_head() -> list[str]:
+    """Header rows of the tables `row` fills."""
+    return ["| rule | reliability (CP 95 %) | mean cost | median cost | excess | "
+            + " | ".join(f"prev {b[0]}" for b in PREV_BANDS) + " | " + " | ".join(f"N {b[0]}" for b in SIZE_BANDS)
+            + " |", "|---|---|---|---|---|" + "---|" * (len(PREV_BANDS) + len(SIZE_BANDS))]
+
+
+def write_out(path: Path, lines: list[str]) -> None:
+    """Write the report (creating its folder) and print it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    print("\n".join(lines))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--histories", type=Path, nargs="+",
@@ -175,9 +189,6 @@ def main(argv=None) -> int:
              "relevant records the ranking cannot find, prior probability S that it finds them all (phi = 0), "
              "predictive probability C. Produced by "
              "benchmarks/posterior_loro.py.", ""]
-    head = ("| rule | reliability (CP 95 %) | mean cost | median cost | excess | "
-            + " | ".join(f"prev {b[0]}" for b in PREV_BANDS) + " | " + " | ".join(f"N {b[0]}" for b in SIZE_BANDS)
-            + " |")
     for t in TARGETS:
         held, chosen = loro(results, t, cands)
         lines += [f"## Target recall {t:.2f}", "",
@@ -189,15 +200,12 @@ def main(argv=None) -> int:
         for s in settings + (["all settings"] if len(settings) > 1 else []):
             rs = results if s == "all settings" else [r for r in results if r["setting"] == s]
             hs = held if s == "all settings" else [r for r in held if r["setting"] == s]
-            lines += [f"### {s} ({len(rs)} runs)", "", head,
-                      "|---|---|---|---|---|" + "---|" * (len(PREV_BANDS) + len(SIZE_BANDS)),
+            lines += [f"### {s} ({len(rs)} runs)", "", *table_head(),
                       row("oracle", rs, "oracle", t), row("**LORO-selected (held out)**", hs, "held", t)]
             lines += [row(n, rs, n, t) for n in REFERENCE]
             lines += [row(c, rs, c, t) for c in cands]
             lines.append("")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines), encoding="utf-8")
-    print("\n".join(lines))
+    write_out(args.out, lines)
     return 0
 
 
