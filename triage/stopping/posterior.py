@@ -24,20 +24,22 @@ included; their positions are not used):
     gives the likelihood of (k, phi) (F the distribution function of f);
   * with a Jeffreys prior on A, the relevant records left given r seen and (k, phi) follow a
     negative binomial: NB(r + 1/2, p) with p = F(tau) (seen share of the expected total);
-  * priors, on a grid: k log-uniform on [K_MIN, K_MAX]; phi ~ Beta(1, `prior_b`) on [0, 1)
-    (mean 1 / (1 + prior_b): most reviews have few unfindable records, but a review whose
-    relevant records are spread all along the ranking is not ruled out - the positions then
-    favour a large phi); the predictive count of relevant records left is the posterior mixture
-    of those negative binomials.
+  * priors, on a grid: k log-uniform on [K_MIN, K_MAX]; phi = 0 with probability `spike` (the
+    ranking finds every relevant record), else phi ~ Beta(1, `prior_b`) on [0, 1) (mean
+    1 / (1 + prior_b): most reviews have few unfindable records, but a review whose relevant
+    records are spread all along the ranking is not ruled out - the positions then favour a large
+    phi); the predictive count of relevant records left is the posterior mixture of those
+    negative binomials.
 
 The rule stops when P(relevant left <= allowed) >= confidence, where `allowed` is the largest
 count that keeps recall r / (r + left) at or above the target. The recall bound reported is
 r / (r + U) with U the predictive `confidence` quantile; the estimate uses the predictive mean.
 
 No exact guarantee (guarantee=False): the bound holds if the ranking's rate of relevant records
-is a decaying exponential plus an even share drawn as the prior says. `prior_b` and `confidence`
-were chosen by leave-one-review-out over the benchmark reviews (benchmarks/stopping_eval.py,
-BENCHMARKS.md section 4), as the counting-process papers tune their parameters on held-out topics.
+is a decaying exponential plus an even share drawn as the prior says. `prior_b`, `spike` and
+`confidence` were chosen per recall target by leave-one-review-out over the benchmark reviews
+(benchmarks/posterior_loro.py, BENCHMARKS.md section 4; the values: `rules.POSTERIOR_PARAMS`), as
+the counting-process papers tune their parameters on held-out topics.
 """
 
 from __future__ import annotations
