@@ -3,20 +3,22 @@
 Every option embeds the same N title+abstract records (drawn with default_rng(seed) from all
 benchmark CSVs); fidelity is the cosine of each record's vector to the reference, MiniLM fp32
 torch at 256 word pieces (today's vectors), reported as mean and min. Options: torch fp32/bf16,
-ONNX Runtime fp32/int8 (dynamic, per channel), maximum length 256 vs 128 word pieces, 1 vs 2
-threads. Besides records/s (wall time) it reports records per CPU-second (process CPU time of
+ONNX Runtime fp32/int8 (the current ONNX_RECIPE), maximum length 256 vs 128 word pieces, 1 vs 2
+threads, ONNX batch sizes; `--extra-onnx LABEL=DIR` adds an existing ONNX export folder (e.g. one
+of an older recipe, kept under CACHE_DIR/onnx) at batch sizes 1 and 32. Besides records/s (wall time) it reports records per CPU-second (process CPU time of
 all threads), the cost of an option, robust to other jobs on the machine. Timings exclude model loading and the one-off ONNX export (one warm-up batch first).
 Options run in rounds; `--repeat-best 2` then re-runs the two fastest options meeting the
 cosine bar, interleaved, so a change in machine load hits both alike. `uptime` is printed
 before and after each option (other jobs may share the CPU) and goes into the report.
 
     python benchmarks/embed_throughput.py --data-dir DATA_DIR --n 200 --repeat-best 2 \\
-        --out benchmarks/results/features.md
+        [--extra-onnx v1=CACHE_DIR/onnx/<folder>] --out benchmarks/results/features.md
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -51,15 +53,26 @@ def load1() -> float:
     return os.getloadavg()[0]
 
 
-def options() -> list[tuple[str, callable]]:
-    """(name, factory) of every option; the factory builds the embedder (exporting once)."""
+def options(extra_onnx: dict[str, Path] | None = None) -> list[tuple[str, callable]]:
+    """(name, factory) of every option; the factory builds the embedder (exporting once).
+    extra_onnx: label -> an existing ONNX export folder (model.onnx, tokenizer.json,
+    triage_onnx.json), run at batch sizes 1 and 32 with 2 threads."""
     def torch_(precision, length, threads):
         return lambda: SentenceTransformerEmbedder(precision=precision, max_length=length, threads=threads)
 
-    def onnx_(quantize, length, threads):
-        return lambda: OnnxEmbedder(quantize=quantize, max_length=length, threads=threads)
+    def onnx_(quantize, length, threads, batch=1):
+        return lambda: OnnxEmbedder(quantize=quantize, max_length=length, threads=threads, batch_size=batch)
 
-    return [
+    def folder_(label, path, batch):
+        def make():
+            meta = json.loads((path / "triage_onnx.json").read_text())
+            emb = OnnxEmbedder(quantize=bool(meta.get("quantize")), threads=2, batch_size=batch)
+            emb.path = path  # run that export instead of the current recipe's
+            emb.model_id = f"{label}:{meta.get('recipe')}:{'int8' if meta.get('quantize') else 'fp32'}"
+            return emb
+        return make
+
+    opts = [
         ("torch fp32, len 256, 2 threads (reference)", torch_("fp32", 256, 2)),
         ("torch bf16, len 256, 2 threads", torch_("bf16", 256, 2)),
         ("torch fp32, len 128, 2 threads", torch_("fp32", 128, 2)),
@@ -70,7 +83,13 @@ def options() -> list[tuple[str, callable]]:
         ("torch fp32, len 256, 1 thread", torch_("fp32", 256, 1)),
         ("onnx fp32, len 256, 1 thread", onnx_(False, 256, 1)),
         ("onnx int8, len 128, 1 thread", onnx_(True, 128, 1)),
+        ("onnx int8, len 256, 2 threads, batch 8", onnx_(True, 256, 2, 8)),
+        ("onnx int8, len 256, 2 threads, batch 32", onnx_(True, 256, 2, 32)),
+        ("onnx fp32, len 256, 2 threads, batch 32", onnx_(False, 256, 2, 32)),
     ]
+    for label, path in (extra_onnx or {}).items():
+        opts += [(f"{label}, len 256, 2 threads, batch {b}", folder_(label, Path(path), b)) for b in (1, 32)]
+    return opts
 
 
 def run_option(embedder, texts: list[str]) -> tuple[float, np.ndarray, float, float]:
@@ -98,12 +117,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat-best", type=int, default=2, help="re-run the K fastest options meeting the bar")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--note", default="", help="free text added to the report")
+    ap.add_argument("--extra-onnx", action="append", default=[], metavar="LABEL=DIR",
+                    help="also run an existing ONNX export folder (repeatable)")
     args = ap.parse_args(argv)
+    extra = dict(e.split("=", 1) for e in args.extra_onnx)
 
     import torch
     texts = sample_texts(args.data_dir, args.n, args.seed)
     lengths = np.array([len(t) for t in texts])
-    opts = options()
+    opts = options({k: Path(v) for k, v in extra.items()})
     chosen = sorted({0} | {int(i) for i in args.only.split(",") if i.strip()}) if args.only else range(len(opts))
     print(f"start: {uptime()}", flush=True)
     embedders, rates, loads, vecs, cpu = {}, {}, {}, {}, {}
@@ -148,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
             "# Features layer: embedding throughput and fidelity",
             "",
             f"Command: `python benchmarks/embed_throughput.py --data-dir DATA_DIR --n {args.n} --seed {args.seed}"
-            f"{' --only ' + args.only if args.only else ''} --repeat-best {args.repeat_best} --out {args.out}`  ",
+            f"{' --only ' + args.only if args.only else ''} --repeat-best {args.repeat_best}"
+            f"{''.join(f' --extra-onnx {k}=DIR' for k in extra)} --out {args.out}`  ",
             f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; `nproc` = {os.cpu_count()}; CPU: {cpu}; "
             f"bf16 CPU flags: {', '.join(bf16_flags)}; torch {torch.__version__} (CPU capability "
             f"{torch_cpu_capability()}); onnxruntime {onnxruntime.__version__}; native_bf16() = {native_bf16()}; "
