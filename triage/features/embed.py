@@ -30,6 +30,8 @@ import platform
 import re
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable, Protocol, runtime_checkable
 
@@ -453,15 +455,19 @@ _PROGRESS_STEP = 32  # texts between two progress calls of OnnxEmbedder.embed
 SKIP_LN_FUSION = "SkipLayerNormFusion"
 
 
-def _length_batches(lengths: list[int], batch_size: int, step: int):
-    """Batches of indices into `lengths`, longest first (ties in input order), grouped for
-    progress reporting: yields lists of batches (int arrays of at most `batch_size` indices),
-    each list holding about `step` indices (at least one batch)."""
+def _length_batches(lengths: list[int], batch_size: int) -> list[np.ndarray]:
+    """Batches (int arrays of at most `batch_size` indices into `lengths`), longest first, ties
+    in input order."""
     order = np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")
-    batches = [order[b:b + batch_size] for b in range(0, len(order), batch_size)]
-    per_group = max(1, step // batch_size)
-    for g in range(0, len(batches), per_group):
-        yield batches[g:g + per_group]
+    return [order[b:b + batch_size] for b in range(0, len(order), batch_size)]
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 class OnnxEmbedder:
@@ -470,12 +476,15 @@ class OnnxEmbedder:
     model: packaged model name or local folder, exported once by `ensure_onnx` (the packaged
         weights stay the source of truth: the export folder is named by their hash).
     quantize: True for the dynamic int8 model (precision "int8"), False for plain fp32 ONNX.
-    batch_size: texts per run (default ONNX_BATCH_SIZE = 1: fastest measured, and each int8
-        vector then depends on its own text only). Texts are tokenised first and sorted by their
-        number of word pieces, so a batch pads little; output rows are in the input order.
+    batch_size: texts per run (default ONNX_BATCH_SIZE = 1: no slower than 8 or 32 in our
+        runs, and each int8 vector then depends on its own text only). Texts are tokenised
+        first and sorted by their number of word pieces, so a batch pads little; output rows
+        are in the input order.
     max_length: word pieces kept per text (default the model's max_seq_length); longer texts
         are truncated.
-    threads: ONNX Runtime intra-op threads (None: its default, one per core).
+    threads: batches run in parallel, each on one ONNX Runtime thread (None: the CPUs this
+        process may use). On 2 quiet cores this ran ~1.2x the records/s of one session with 2
+        intra-op threads (BENCHMARKS.md section 5); the vectors do not depend on it.
     model_id = "ort:<name>@<weights hash>:<int8|fp32>:<ONNX_RECIPE>:ort<major.minor>:len<max_length>".
     The export happens on construction if missing (~10-30 s, once per machine); the session and
     tokenizer load on the first `embed` (~1 s; no torch import).
@@ -486,6 +495,8 @@ class OnnxEmbedder:
                  max_length: int | None = None):
         if batch_size < 1:
             raise EmbedderError(f"batch_size must be >= 1, not {batch_size}")
+        if threads is not None and threads < 1:
+            raise EmbedderError(f"threads must be >= 1 (or None: every usable CPU), not {threads}")
         self.model = model
         self.quantize = quantize
         self.precision = "int8" if quantize else "fp32"
@@ -510,11 +521,8 @@ class OnnxEmbedder:
                 import onnxruntime as ort
                 from tokenizers import Tokenizer
                 options = ort.SessionOptions()
-                if self.threads:
-                    options.intra_op_num_threads = int(self.threads)
+                options.intra_op_num_threads = 1  # parallel across batches instead (embed)
                 options.inter_op_num_threads = 1
-                # idle threads sleep instead of spinning: no CPU burnt for other jobs (or a reviewer)
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 try:
                     session = ort.InferenceSession(str(self.path / "model.onnx"), options,
                                                    providers=["CPUExecutionProvider"],
@@ -537,17 +545,26 @@ class OnnxEmbedder:
             return out
         session, tokenizer = self._load()
         ids = [e.ids for e in tokenizer.encode_batch(texts)]
-        for idx in _length_batches([len(i) for i in ids], self.batch_size, _PROGRESS_STEP):
-            for batch in idx:
-                width = max(len(ids[i]) for i in batch)
-                tokens = np.full((len(batch), width), self._pad_id, dtype=np.int64)
-                mask = np.zeros((len(batch), width), dtype=np.int64)
-                for row, i in enumerate(batch):
-                    tokens[row, :len(ids[i])] = ids[i]
-                    mask[row, :len(ids[i])] = 1
-                out[batch] = session.run(None, {"input_ids": tokens, "attention_mask": mask})[0]
-            if progress is not None:
-                progress(sum(len(b) for b in idx))
+        batches = _length_batches([len(i) for i in ids], self.batch_size)
+
+        def run(batch: np.ndarray) -> np.ndarray:  # onnxruntime releases the GIL while it runs
+            width = max(len(ids[i]) for i in batch)
+            tokens = np.full((len(batch), width), self._pad_id, dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for row, i in enumerate(batch):
+                tokens[row, :len(ids[i])] = ids[i]
+                mask[row, :len(ids[i])] = 1
+            return session.run(None, {"input_ids": tokens, "attention_mask": mask})[0]
+
+        workers = min(self.threads or usable_cpus(), len(batches))
+        with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+            pending = 0
+            for batch, vec in zip(batches, pool.map(run, batches) if pool else map(run, batches)):
+                out[batch] = vec
+                pending += len(batch)
+                if progress is not None and (pending >= _PROGRESS_STEP or batch is batches[-1]):
+                    progress(pending)
+                    pending = 0
         return _normalise(out)
 
     def __repr__(self) -> str:
