@@ -14,8 +14,9 @@ Precisions (`make_embedder(..., precision=)`, preset key `precision`):
     fp32  torch, float32: the reference vectors.
     bf16  torch, bfloat16 weights and activations (fast only on CPUs with native bf16).
     int8  ONNX Runtime: the packaged weights exported once to ONNX, the graph fused (attention,
-          LayerNorm, GELU) and every MatMul/attention weight quantised to int8 per channel
-          (dynamic quantisation: activations quantised on the fly, per record at batch size 1).
+          embedding LayerNorm, bias + GELU) and every MatMul/attention weight quantised to int8
+          per channel (dynamic quantisation: activations quantised on the fly, per record at
+          batch size 1).
     auto  bf16 if the CPU has native bf16 (`native_bf16()`), else int8 if onnxruntime is
           installed, else fp32 (`resolve_precision`). Measured in BENCHMARKS.md section 5.
 """
@@ -44,9 +45,9 @@ Progress = Callable[[int], None]
 
 # Defaults measured by benchmarks/embed_throughput.py (see benchmarks/results/features.md).
 DEFAULT_BATCH_SIZE = 32
-#: ONNX Runtime: one record per run was the fastest (no padding, attention scores stay in cache),
-#: and it makes an int8 vector a function of its text alone (dynamic quantisation scales are
-#: computed over the whole batch). BENCHMARKS.md section 5.
+#: ONNX Runtime: one record per run (no padding) beat 32 with parallel batches (31.4 vs 27.0
+#: records/s on 2 cores), and it makes an int8 vector a function of its text alone (dynamic
+#: quantisation scales span the batch). BENCHMARKS.md section 5.
 ONNX_BATCH_SIZE = 1
 DEFAULT_PRECISION = "fp32"
 PRECISIONS = ("fp32", "bf16", "int8", "auto")
@@ -476,10 +477,9 @@ class OnnxEmbedder:
     model: packaged model name or local folder, exported once by `ensure_onnx` (the packaged
         weights stay the source of truth: the export folder is named by their hash).
     quantize: True for the dynamic int8 model (precision "int8"), False for plain fp32 ONNX.
-    batch_size: texts per run (default ONNX_BATCH_SIZE = 1: no slower than 8 or 32 in our
-        runs, and each int8 vector then depends on its own text only). Texts are tokenised
-        first and sorted by their number of word pieces, so a batch pads little; output rows
-        are in the input order.
+    batch_size: texts per run (default ONNX_BATCH_SIZE = 1: fastest measured, and each int8
+        vector then depends on its own text only). Texts are tokenised first and sorted by
+        their number of word pieces, so a batch pads little; output rows are in the input order.
     max_length: word pieces kept per text (default the model's max_seq_length); longer texts
         are truncated.
     threads: batches run in parallel, each on one ONNX Runtime thread (None: the CPUs this
