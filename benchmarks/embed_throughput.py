@@ -4,12 +4,15 @@ Every option embeds the same N title+abstract records (drawn with default_rng(se
 benchmark CSVs); fidelity is the cosine of each record's vector to the reference, MiniLM fp32
 torch at 256 word pieces (today's vectors), reported as mean and min. Options: torch fp32/bf16,
 ONNX Runtime fp32/int8 (the current ONNX_RECIPE), maximum length 256 vs 128 word pieces, 1 vs 2
-threads, ONNX batch sizes; `--extra-onnx LABEL=DIR` adds an existing ONNX export folder (e.g. one
-of an older recipe, kept under CACHE_DIR/onnx) at batch sizes 1 and 32. Besides records/s (wall time) it reports records per CPU-second (process CPU time of
-all threads), the cost of an option, robust to other jobs on the machine. Timings exclude model loading and the one-off ONNX export (one warm-up batch first).
-Options run in rounds; `--repeat-best 2` then re-runs the two fastest options meeting the
-cosine bar (or `--repeat 4,13` those options) `--rounds` times, interleaved, so a change in machine load hits both alike. `uptime` is printed
-before and after each option (other jobs may share the CPU) and goes into the report.
+threads, ONNX batch sizes; `--extra-onnx LABEL=DIR` adds an existing ONNX export folder (e.g.
+one of an older recipe, kept under CACHE_DIR/onnx) at batch sizes 1 and 32. Besides records/s
+(wall time) it reports records per CPU-second (process CPU time of all threads), the cost of an
+option, robust to other jobs on the machine. Timings exclude model loading and the one-off ONNX
+export (one warm-up batch first). Options run in rounds; `--repeat-best 2` then re-runs the two
+fastest options meeting the cosine bar (or `--repeat 4,13` those options) `--rounds` times,
+interleaved, so a change in machine load hits both alike; each run is also reported as a ratio
+to the reference's run of the same round. `uptime` is printed before and after each option
+(other jobs may share the CPU) and goes into the report.
 
     python benchmarks/embed_throughput.py --data-dir DATA_DIR --n 200 --repeat-best 2 \\
         [--extra-onnx v1=CACHE_DIR/onnx/<folder>] --out benchmarks/results/features.md
