@@ -23,7 +23,6 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import nbinom
 from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -78,7 +77,7 @@ def replay(line: str) -> dict:
             r, left = int(found[k]), N - k
             allowed = posterior.allowed_left(r, left, t)
             w, seen = posterior.posterior((np.flatnonzero(seq) + 0.5) / M, len(seq) / M, b, sp)
-            pe = 1.0 if allowed >= left else float((w * nbinom.cdf(allowed, r + 0.5, seen)).sum())
+            pe = posterior.enough_probability(w, seen, r, left, t)
             for kind in KINDS:
                 for g in GATES:
                     if est[kind] <= allowed and pe >= g:

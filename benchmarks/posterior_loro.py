@@ -16,7 +16,6 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import nbinom
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stopping_eval import (POST_CONFS, POST_PRIORS, PREV_BANDS, RELIABILITY, SIZE_BANDS, TARGETS,  # noqa: E402
@@ -44,7 +43,6 @@ def replay(run: dict) -> dict:
     step, M = check_step(N), N - n_prior
     stops: dict[tuple, int] = {}
     keys = [(b, sp, t, c) for b, sp in POST_PRIORS for t in TARGETS for c in POST_CONFS]
-    log_prior = {bs: np.log(posterior.phi_prior(*bs))[None, :] for bs in POST_PRIORS}
     for k in list(range(n_prior + step, L, step)) + [L]:
         seq = labels[n_prior:k]
         r, pool = int(found[k]), N - k
@@ -56,17 +54,12 @@ def replay(run: dict) -> dict:
             continue
         positions = (np.flatnonzero(seq) + 0.5) / M
         # One likelihood and one predictive CDF per check point; each prior only reweights them.
-        ll, seen = posterior.log_likelihood(positions, len(seq) / M)
-        cdf = {}
-        for t in TARGETS:
-            allowed = posterior.allowed_left(r, pool, t)
-            cdf[t] = None if allowed >= pool else nbinom.cdf(allowed, r + 0.5, seen)
+        like = posterior.log_likelihood(positions, len(seq) / M)
+        cdf = {t: posterior.enough_cdf(like[1].ravel(), r, pool, t) for t in TARGETS}
         for bs in POST_PRIORS:
             if all(bs + (t, c) in stops for t in TARGETS for c in POST_CONFS):
                 continue
-            lp = ll + log_prior[bs]
-            w = np.exp(lp - lp.max())
-            w /= w.sum()
+            w, _ = posterior.posterior(None, len(seq) / M, *bs, likelihood=like)
             for t in TARGETS:
                 p = 1.0 if cdf[t] is None else float((w * cdf[t]).sum())
                 for c in POST_CONFS:

@@ -174,10 +174,18 @@ def allowed_left(r: int, pool: int, target: float) -> int:
     return int(min(min_total_for_miss(r, target) - 1 - r, pool))
 
 
+def enough_cdf(seen: np.ndarray, r: int, pool: int, target: float) -> np.ndarray | None:
+    """P(relevant left <= allowed_left) at each grid point (seen shares of any shape), or None when
+    the whole pool is within what the target allows (certain). One per history prefix serves every
+    prior: `enough_probability` is its posterior-weighted sum."""
+    allowed = allowed_left(r, pool, target)
+    return None if allowed >= pool else nbinom.cdf(allowed, r + 0.5, seen)
+
+
 def enough_probability(weights: np.ndarray, seen: np.ndarray, r: int, pool: int, target: float) -> float:
     """P(relevant left <= allowed_left) under the posterior (`posterior`'s weights and seen shares)."""
-    allowed = allowed_left(r, pool, target)
-    return 1.0 if allowed >= pool else float(left_cdf(allowed, r, weights, seen)[0])
+    cdf = enough_cdf(seen, r, pool, target)
+    return 1.0 if cdf is None else float((weights * cdf).sum())
 
 
 def _p_enough(positions: np.ndarray, r: int, s: int, M: int, pool: int, target: float, prior_b: float,
