@@ -96,3 +96,12 @@ def test_question_rule_per_dataset_family(tmp_path):
             "Drug class review: comparative effectiveness and safety of Calcium Channel Blockers",
         "van_de_Schoot_2017": "PTSD trajectories after trauma",
     }
+
+
+def test_model_switch_starts_after_a_run_of_irrelevant_labels_that_follows_a_relevant_one():
+    from model_switch import switched
+
+    assert not switched(np.array([0] * 10), after=3)            # no relevant record yet
+    assert not switched(np.array([1, 0, 0, 1, 0, 0]), after=3)  # runs of 2 only
+    assert switched(np.array([1, 0, 0, 0, 1]), after=3)         # once switched, stays switched
+    assert switched(np.array([0, 0, 1, 0, 0, 0]), after=3)
