@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +33,9 @@ from triage.stopping.dist import clopper_pearson  # noqa: E402
 REFERENCE = ("statistical", "statistical_midp", "statistical_knee")
 
 
-def replay(run: dict) -> dict:
-    """{dataset, R, N, target: {name: (cost, recall)}} for one run."""
+def replay(run: dict, reference: tuple[str, ...] = REFERENCE) -> dict:
+    """{dataset, R, N, target: {name: (cost, recall)}} for one run; `reference`: the reference
+    rules replayed too (slow: the statistical tests at every record)."""
     h, R, _ = _history(run)
     N, L = h.n_records, len(h)
     n_prior = int((h.origins == PRIOR).sum())
@@ -76,7 +78,7 @@ def replay(run: dict) -> dict:
             for c in POST_CONFS:
                 k = stops.get((b, sp, t, c), L)
                 res[post_name(b, sp, c)] = (screened[k] / N, found[k] / R)
-        for name in REFERENCE:
+        for name in reference:
             k = first_stop(h, make_rule(name, t, 0.95))
             k = L if k is None else k
             res[name] = (screened[k] / N, found[k] / R)
@@ -159,9 +161,12 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--raw", type=Path, help="also pickle the per-run stops here (for combined analyses)")
     ap.add_argument("--from-raw", type=Path, help="tables from a --raw pickle instead of replaying")
+    ap.add_argument("--no-reference", action="store_true",
+                    help="candidates only: skip the reference rules (most of the time)")
     args = ap.parse_args(argv)
     if not args.histories and not args.from_raw:
         ap.error("give --histories (or --from-raw)")
+    reference = () if args.no_reference else REFERENCE
     results = []
     if args.from_raw:
         import pickle
@@ -170,7 +175,8 @@ def main(argv=None) -> int:
         with ProcessPoolExecutor(args.workers) as ex:
             for path in args.histories:
                 setting = f"{path.parent.name}/{path.name}"
-                results += [dict(r, setting=setting) for r in ex.map(replay, load_runs(path), chunksize=1)]
+                results += [dict(r, setting=setting) for r in ex.map(partial(replay, reference=reference),
+                                                                     load_runs(path), chunksize=1)]
     settings = list(dict.fromkeys(r["setting"] for r in results))
     if args.raw:
         import pickle
@@ -195,7 +201,7 @@ def main(argv=None) -> int:
             hs = held if s == "all settings" else [r for r in held if r["setting"] == s]
             lines += [f"### {s} ({len(rs)} runs)", "", *table_head(),
                       row("oracle", rs, "oracle", t), row("**LORO-selected (held out)**", hs, "held", t)]
-            lines += [row(n, rs, n, t) for n in REFERENCE]
+            lines += [row(n, rs, n, t) for n in REFERENCE if n in rs[0][t]]
             lines += [row(c, rs, c, t) for c in cands]
             lines.append("")
     write_out(args.out, lines)
