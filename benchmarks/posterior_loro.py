@@ -33,9 +33,10 @@ from triage.stopping.dist import clopper_pearson  # noqa: E402
 REFERENCE = ("statistical", "statistical_midp", "statistical_knee")
 
 
-def replay(run: dict, reference: tuple[str, ...] = REFERENCE) -> dict:
+def replay(run: dict, reference: tuple[str, ...] = REFERENCE, priors=POST_PRIORS, confs=POST_CONFS) -> dict:
     """{dataset, R, N, target: {name: (cost, recall)}} for one run; `reference`: the reference
-    rules replayed too (slow: the statistical tests at every record)."""
+    rules replayed too (slow: the statistical tests at every record); `priors`: (b, spike) pairs
+    and `confs`: predictive probabilities of the candidates."""
     h, R, _ = _history(run)
     N, L = h.n_records, len(h)
     n_prior = int((h.origins == PRIOR).sum())
@@ -44,7 +45,7 @@ def replay(run: dict, reference: tuple[str, ...] = REFERENCE) -> dict:
     screened = np.concatenate([[0], np.cumsum(h.origins != PRIOR)])
     step, M = check_step(N), N - n_prior
     stops: dict[tuple, int] = {}
-    keys = [(b, sp, t, c) for b, sp in POST_PRIORS for t in TARGETS for c in POST_CONFS]
+    keys = [(b, sp, t, c) for b, sp in priors for t in TARGETS for c in confs]
     for k in list(range(n_prior + step, L, step)) + [L]:
         seq = labels[n_prior:k]
         r, pool = int(found[k]), N - k
@@ -58,13 +59,13 @@ def replay(run: dict, reference: tuple[str, ...] = REFERENCE) -> dict:
         # One likelihood and one predictive CDF per check point; each prior only reweights them.
         like = posterior.log_likelihood(positions, len(seq) / M)
         cdf = {t: posterior.enough_cdf(like[1].ravel(), r, pool, t) for t in TARGETS}
-        for bs in POST_PRIORS:
-            if all(bs + (t, c) in stops for t in TARGETS for c in POST_CONFS):
+        for bs in priors:
+            if all(bs + (t, c) in stops for t in TARGETS for c in confs):
                 continue
             w, _ = posterior.posterior(None, len(seq) / M, *bs, likelihood=like)
             for t in TARGETS:
                 p = 1.0 if cdf[t] is None else float((w * cdf[t]).sum())
-                for c in POST_CONFS:
+                for c in confs:
                     if p >= c:
                         stops.setdefault(bs + (t, c), k)
         if len(stops) == len(keys):
@@ -74,8 +75,8 @@ def replay(run: dict, reference: tuple[str, ...] = REFERENCE) -> dict:
         need = int(np.ceil(t * R - 1e-9))
         o = int(np.argmax(found >= need))
         res = {"oracle": (screened[o] / N, found[o] / R)}
-        for b, sp in POST_PRIORS:
-            for c in POST_CONFS:
+        for b, sp in priors:
+            for c in confs:
                 k = stops.get((b, sp, t, c), L)
                 res[post_name(b, sp, c)] = (screened[k] / N, found[k] / R)
         for name in reference:
@@ -161,12 +162,20 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--raw", type=Path, help="also pickle the per-run stops here (for combined analyses)")
     ap.add_argument("--from-raw", type=Path, help="tables from a --raw pickle instead of replaying")
+    ap.add_argument("--bs", help="comma-separated prior b values (default: stopping_eval's grid)")
+    ap.add_argument("--spikes", help="comma-separated spike values (default: stopping_eval's grid)")
+    ap.add_argument("--confs", help="comma-separated predictive probabilities (default: stopping_eval's grid)")
     ap.add_argument("--no-reference", action="store_true",
                     help="candidates only: skip the reference rules (most of the time)")
     args = ap.parse_args(argv)
     if not args.histories and not args.from_raw:
         ap.error("give --histories (or --from-raw)")
     reference = () if args.no_reference else REFERENCE
+    floats = lambda text: tuple(float(x) for x in text.split(","))  # noqa: E731
+    bs = floats(args.bs) if args.bs else tuple(dict.fromkeys(b for b, _ in POST_PRIORS))
+    spikes = floats(args.spikes) if args.spikes else tuple(dict.fromkeys(sp for _, sp in POST_PRIORS))
+    priors = [(b, sp) for b in bs for sp in spikes]
+    confs = floats(args.confs) if args.confs else POST_CONFS
     results = []
     if args.from_raw:
         import pickle
@@ -175,13 +184,13 @@ def main(argv=None) -> int:
         with ProcessPoolExecutor(args.workers) as ex:
             for path in args.histories:
                 setting = f"{path.parent.name}/{path.name}"
-                results += [dict(r, setting=setting) for r in ex.map(partial(replay, reference=reference),
-                                                                     load_runs(path), chunksize=1)]
+                one = partial(replay, reference=reference, priors=priors, confs=confs)
+                results += [dict(r, setting=setting) for r in ex.map(one, load_runs(path), chunksize=1)]
     settings = list(dict.fromkeys(r["setting"] for r in results))
     if args.raw:
         import pickle
         args.raw.write_bytes(pickle.dumps(results))
-    cands = [post_name(b, sp, c) for b, sp in POST_PRIORS for c in POST_CONFS]
+    cands = [post_name(b, sp, c) for b, sp in priors for c in confs if post_name(b, sp, c) in results[0][TARGETS[0]]]
     lines = ["# Posterior counting process: candidates and leave-one-review-out choice", "",
              f"{', '.join(settings)}: {len(results)} runs, "
              f"{len({r['dataset'] for r in results})} datasets. post_bB_sS_cC = Beta(1, B) prior of the share of "
