@@ -153,6 +153,10 @@ def write_out(path: Path, lines: list[str]) -> None:
     print("\n".join(lines))
 
 
+def _floats(text: str) -> tuple[float, ...]:
+    return tuple(float(x) for x in text.split(","))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--histories", type=Path, nargs="+",
@@ -171,20 +175,19 @@ def main(argv=None) -> int:
     if not args.histories and not args.from_raw:
         ap.error("give --histories (or --from-raw)")
     reference = () if args.no_reference else REFERENCE
-    floats = lambda text: tuple(float(x) for x in text.split(","))  # noqa: E731
-    bs = floats(args.bs) if args.bs else tuple(dict.fromkeys(b for b, _ in POST_PRIORS))
-    spikes = floats(args.spikes) if args.spikes else tuple(dict.fromkeys(sp for _, sp in POST_PRIORS))
+    bs = _floats(args.bs) if args.bs else tuple(dict.fromkeys(b for b, _ in POST_PRIORS))
+    spikes = _floats(args.spikes) if args.spikes else tuple(dict.fromkeys(sp for _, sp in POST_PRIORS))
     priors = [(b, sp) for b in bs for sp in spikes]
-    confs = floats(args.confs) if args.confs else POST_CONFS
+    confs = _floats(args.confs) if args.confs else POST_CONFS
     results = []
     if args.from_raw:
         import pickle
         results = pickle.loads(args.from_raw.read_bytes())
     else:
+        one = partial(replay, reference=reference, priors=priors, confs=confs)
         with ProcessPoolExecutor(args.workers) as ex:
             for path in args.histories:
                 setting = f"{path.parent.name}/{path.name}"
-                one = partial(replay, reference=reference, priors=priors, confs=confs)
                 results += [dict(r, setting=setting) for r in ex.map(one, load_runs(path), chunksize=1)]
     settings = list(dict.fromkeys(r["setting"] for r in results))
     if args.raw:
