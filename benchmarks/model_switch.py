@@ -38,7 +38,10 @@ def switched(labels: np.ndarray, after: int) -> bool:
 
 
 def blocks(X, n_emb: int) -> tuple:
-    """(TF-IDF block csr, embedding block dense) of a concatenated hybrid feature matrix."""
+    """(TF-IDF block, embedding block) of a concatenated hybrid feature matrix: a lazy
+    ConcatFeatures keeps them; a csr hstack is split at its last `n_emb` columns."""
+    if hasattr(X, "blocks"):
+        return X.blocks
     X = X.tocsr()
     return X[:, :-n_emb].tocsr(), np.ascontiguousarray(X[:, -n_emb:].toarray())
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stopping_eval import (POST_CONFS, POST_PRIORS, PREV_BANDS, RELIABILITY, SIZE_BANDS, TARGETS,  # noqa: E402
-                           _history, check_step, load_runs, post_name)
+from stopping_eval import (POST_CONFS, POST_PRIOR_BS, POST_PRIORS, POST_SPIKES, PREV_BANDS,  # noqa: E402
+                           RELIABILITY, SIZE_BANDS, TARGETS, _history, check_step, load_runs, post_name)
 
 from triage.history import PRIOR  # noqa: E402
 from triage.simulate.benchmark import overlap_groups  # noqa: E402
@@ -175,8 +175,8 @@ def main(argv=None) -> int:
     if not args.histories and not args.from_raw:
         ap.error("give --histories (or --from-raw)")
     reference = () if args.no_reference else REFERENCE
-    bs = _floats(args.bs) if args.bs else tuple(dict.fromkeys(b for b, _ in POST_PRIORS))
-    spikes = _floats(args.spikes) if args.spikes else tuple(dict.fromkeys(sp for _, sp in POST_PRIORS))
+    bs = _floats(args.bs) if args.bs else POST_PRIOR_BS
+    spikes = _floats(args.spikes) if args.spikes else POST_SPIKES
     priors = [(b, sp) for b in bs for sp in spikes]
     confs = _floats(args.confs) if args.confs else POST_CONFS
     results = []
