@@ -75,7 +75,8 @@ def main(argv=None) -> None:
     ap.add_argument("--to", choices=("tfidf", "emb"), required=True)
     args = ap.parse_args(argv[:split])
     rest = argv[split + 1:]
-    jobs = [v for a, v in zip(rest, rest[1:] + [""]) if a == "--jobs"] + [a[7:] for a in rest if a.startswith("--jobs=")]
+    jobs = [v for a, v in zip(rest, rest[1:] + [""]) if a == "--jobs"]
+    jobs += [a[len("--jobs="):] for a in rest if a.startswith("--jobs=")]
     if any(j != "1" for j in jobs) or any(a.startswith("--scheduler") for a in rest):
         ap.error("runs must stay in this process (--jobs 1, no --scheduler): workers would run without the switch")
     install(args.after, args.to)
