@@ -77,20 +77,26 @@ def phi_prior(prior_b: float, spike: float = 0.0) -> np.ndarray:
     return w
 
 
-def log_likelihood(positions: np.ndarray, tau: float) -> tuple[np.ndarray, np.ndarray]:
+def log_likelihood(positions: np.ndarray, tau: float, tail_a: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Log-likelihood of the relevant records' positions and the seen shares F(tau) over the
     (k, phi) grid, both of shape (N_K, len(PHI)); the prior is added by `posterior`.
 
     positions: screened relevant records' positions t in (0, tau] (rank - 0.5) / M.
     tau: screened share s / M, in (0, 1].
+    tail_a: the share phi's density is (1 - a) t^-a, a in [0, 1); 0 (the rule's model) spreads it
+    evenly. Larger a puts the records the ranking cannot find earlier (a variant measured in
+    benchmarks/posterior_variants.py; it did not help).
     """
+    if not 0.0 <= tail_a < 1.0:
+        raise ValueError(f"tail_a must be in [0, 1), got {tail_a}")
     k, phi = np.geomspace(K_MIN, K_MAX, N_K), PHI
     t = np.asarray(positions, dtype=float)
+    tail, tail_seen = ((1.0, tau) if tail_a == 0.0 else ((1.0 - tail_a) * t ** -tail_a, tau ** (1.0 - tail_a)))
     ek = -np.expm1(-k)                                            # 1 - e^{-k}
     seen_fast = -np.expm1(-k * tau) / ek                          # (nk,) F_k(tau)
-    seen = (1 - phi)[None, :] * seen_fast[:, None] + phi[None, :] * tau            # (nk, nphi)
+    seen = (1 - phi)[None, :] * seen_fast[:, None] + phi[None, :] * tail_seen      # (nk, nphi)
     g = k[:, None] * np.exp(-k[:, None] * t[None, :]) / ek[:, None]                # (nk, r)
-    dens = (1 - phi)[None, :, None] * g[:, None, :] + phi[None, :, None]          # (nk, nphi, r)
+    dens = (1 - phi)[None, :, None] * g[:, None, :] + phi[None, :, None] * tail   # (nk, nphi, r)
     with np.errstate(divide="ignore"):
         ll = np.log(dens).sum(axis=-1) - len(t) * np.log(seen)
     return ll, np.clip(seen, 1e-300, 1.0)

@@ -105,3 +105,29 @@ def test_model_switch_starts_after_a_run_of_irrelevant_labels_that_follows_a_rel
     assert not switched(np.array([1, 0, 0, 1, 0, 0]), after=3)  # runs of 2 only
     assert switched(np.array([1, 0, 0, 0, 1]), after=3)         # once switched, stays switched
     assert switched(np.array([0, 0, 1, 0, 0, 0]), after=3)
+
+
+def test_posterior_variants_two_regimes_and_selection_on_synthetic_runs():
+    pv = pytest.importorskip("posterior_variants")
+    from stopping_eval import POST_PRIORS, TARGETS
+
+    # One run: 10 check points; P(enough) rises with the checks for every prior; relevant found
+    # 0..9 (R = 10). The single candidate with C 0.8 stops where P first reaches 0.8.
+    n = 10
+    P = np.repeat(np.linspace(0.05, 0.95, n)[:, None, None], len(POST_PRIORS), 1).repeat(len(TARGETS), 2)
+    run = {"dataset": "d", "R": 10, "N": 100, "n_prior": 0, "ks": np.arange(10, 101, 10), "found": np.arange(n),
+           "found_end": 10, "L": 100, "P": P, "trail": np.zeros(n, int), "r_seq": np.arange(n),
+           "oracle": {t: (0.95, 1.0) for t in TARGETS}}
+    tab = pv.Table([run], 0.9)
+    tab.add(["c0.8", "never"], lambda r: np.stack([r["P"][:, 0, 1] >= 0.8, np.zeros(n, bool)]))
+    cost, ok = tab.arrays()
+    assert cost[0].tolist() == [0.9, 1.0]               # P = 0.85 at the 9th check (90 records)
+    assert ok[0].tolist() == [False, True]              # 8 of 10 found there; all at the end
+    # selection: the cheapest column reliable in every setting and band of the chosen rows
+    cost = np.array([[0.2, 0.5, 0.9], [0.2, 0.5, 0.9], [0.3, 0.6, 0.9]])
+    ok = np.array([[True, True, True], [False, True, True], [True, True, True]])
+    setting, band = np.array(["a", "a", "b"]), np.array([0, 0, 1])
+    rows = np.ones(3, bool)
+    assert pv.choose(cost, ok, rows, setting, band, np.ones(3, bool)) == 1
+    assert pv.choose(cost, ok, np.array([True, False, True]), setting, band, np.ones(3, bool)) == 0
+    assert pv.choose(cost, ok, rows, setting, band, np.array([True, False, False])) is None

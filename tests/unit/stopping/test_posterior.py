@@ -54,6 +54,23 @@ def test_posterior_matches_a_direct_computation():
     assert seen == pytest.approx(np.array(sh), rel=1e-6)
 
 
+def test_power_law_tail_likelihood_matches_a_direct_computation():
+    # the share phi spread as (1 - a) t^-a instead of evenly; a = 0 is the rule's model, bit for bit
+    pos, tau, a = np.array([0.01, 0.02, 0.05, 0.2]), 0.4, 0.5
+    assert [x.tolist() for x in log_likelihood(pos, tau, 0.0)] == [x.tolist() for x in log_likelihood(pos, tau)]
+    ll, seen = log_likelihood(pos, tau, a)
+    for i, j in [(0, 0), (40, 5), (89, 27), (60, 12)]:
+        k, phi = np.geomspace(K_MIN, K_MAX, N_K)[i], PHI[j]
+        f = lambda t: (1 - phi) * k * np.exp(-k * t) / (1 - np.exp(-k)) + phi * (1 - a) * t ** -a  # noqa: E731
+        F = quad(f, 0, tau, points=[min(1 / k, tau)])[0]
+        assert seen[i, j] == pytest.approx(F, rel=1e-6)
+        assert ll[i, j] == pytest.approx(sum(np.log(f(t)) for t in pos) - len(pos) * np.log(F), rel=1e-6, abs=1e-9)
+    # a heavier tail explains records found late with a smaller share still to come
+    assert seen[0, -1] > log_likelihood(pos, tau)[1][0, -1]
+    with pytest.raises(ValueError, match="tail_a"):
+        log_likelihood(pos, tau, 1.0)
+
+
 def test_prior_of_the_even_share():
     w = phi_prior(10.0)
     assert w.sum() == pytest.approx(1.0) and (np.diff(w / np.gradient(PHI)) < 0).all()  # density falls from 0
