@@ -20,7 +20,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stopping_eval import (POST_CONFS, POST_PRIOR_BS, POST_PRIORS, POST_SPIKES, PREV_BANDS,  # noqa: E402
-                           RELIABILITY, SIZE_BANDS, TARGETS, _history, check_step, load_runs, post_name)
+                           RELIABILITY, SIZE_BANDS, TARGETS, _history, check_step, load_runs, oracle_index,
+                           post_name)
 
 from triage.history import PRIOR  # noqa: E402
 from triage.simulate.benchmark import overlap_groups  # noqa: E402
@@ -72,8 +73,7 @@ def replay(run: dict, reference: tuple[str, ...] = REFERENCE, priors=POST_PRIORS
             break
     out = {"dataset": run["dataset"], "R": R, "N": N}
     for t in TARGETS:
-        need = int(np.ceil(t * R - 1e-9))
-        o = int(np.argmax(found >= need))
+        o = oracle_index(found, R, t)
         res = {"oracle": (screened[o] / N, found[o] / R)}
         for b, sp in priors:
             for c in confs:

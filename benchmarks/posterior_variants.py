@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from posterior_loro import _floats, write_out  # noqa: E402
 from stopping_eval import (POST_CONFS, POST_PRIORS, PREV_BANDS, RELIABILITY, TARGETS, _history,  # noqa: E402
-                           check_step, load_runs, post_name)
+                           check_step, load_runs, oracle_index, post_name)
 
 from triage.history import PRIOR  # noqa: E402
 from triage.simulate.benchmark import overlap_groups  # noqa: E402
@@ -79,7 +79,7 @@ def replay(run: dict, tail_a: tuple[float, ...] = (0.0,)) -> dict:
     s = ks - n_prior
     before = np.searchsorted(ones, s) - 1                       # index of the last relevant before s
     trail = s - np.where(before >= 0, ones[np.clip(before, 0, None)] + 1, 0)
-    oracle = {t: int(np.argmax(found >= int(np.ceil(t * R - 1e-9)))) for t in TARGETS}
+    oracle = {t: oracle_index(found, R, t) for t in TARGETS}
     return {"dataset": run["dataset"], "R": R, "N": N, "n_prior": n_prior, "ks": ks, "found": found[ks],
             "found_end": int(found[L]), "L": L, "P": P, "trail": trail, "r_seq": before + 1,
             "oracle": {t: ((o - n_prior) / N, found[o] / R) for t, o in oracle.items()}}

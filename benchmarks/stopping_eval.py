@@ -93,6 +93,12 @@ def post_name(prior_b: float, spike: float, conf: float) -> str:
 POST_PARAMS = {post_name(b, sp, c): (b, sp, c) for b, sp in POST_PRIORS for c in POST_CONFS}
 
 
+def oracle_index(found: np.ndarray, R: int, target: float) -> int:
+    """History length at which the cumulative relevant count `found` (found[k] after k records)
+    first reaches the target recall of R: the oracle stopping point."""
+    return int(np.argmax(found >= int(np.ceil(target * R - 1e-9))))
+
+
 def check_step(n_records: int) -> int:
     """Screened records between two consultations of a rule: 1 % of the records, 1 to 50."""
     return min(50, max(1, n_records // 100))
@@ -264,8 +270,7 @@ def replay_run(run: dict, posterior_only: bool = False) -> dict:
                 kg = int(both[0]) if both.size else L
                 stops[t][f"{e}+midgate{g:g}"] = min(kg, ex_k)
     for t in TARGETS:
-        need = int(np.ceil(t * R - 1e-9))
-        oracle = int(np.argmax(found >= need))
+        oracle = oracle_index(found, R, t)
         res = {"oracle": (oracle, screened[oracle] / N, found[oracle] / R)}
         for name, k in stops[t].items():
             res[name] = (int(k), screened[k] / N, found[k] / R)
