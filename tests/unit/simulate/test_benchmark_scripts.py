@@ -131,3 +131,14 @@ def test_posterior_variants_two_regimes_and_selection_on_synthetic_runs():
     assert pv.choose(cost, ok, rows, setting, band, np.ones(3, bool)) == 1
     assert pv.choose(cost, ok, np.array([True, False, True]), setting, band, np.ones(3, bool)) == 0
     assert pv.choose(cost, ok, rows, setting, band, np.array([True, False, False])) is None
+
+
+def test_posterior_loro_falls_back_to_what_was_replayed_when_no_candidate_is_reliable():
+    pl = pytest.importorskip("posterior_loro")
+    # one run per setting, the candidate misses the target: not reliable
+    rows = [{"setting": "H", "R": 10, "N": 100, 0.95: {"post_x": (0.5, 0.8), "screen_all": (1.0, 1.0)}}]
+    assert pl.choose(rows, 0.95, ["post_x"]) == "screen_all"                 # replayed with --no-reference
+    rows[0][0.95]["statistical"] = (0.9, 1.0)
+    assert pl.choose(rows, 0.95, ["post_x"]) == "statistical"
+    rows[0][0.95]["post_x"] = (0.5, 0.96)                                    # now reliable and cheapest
+    assert pl.choose(rows, 0.95, ["post_x"]) == "post_x"
